@@ -1,0 +1,68 @@
+"""Pure rules of the accounts app: no ORM, no clock, no I/O."""
+
+from __future__ import annotations
+
+import enum
+import secrets
+
+from stdnum import luhn
+
+ACCOUNT_NUMBER_BODY_DIGITS = 9
+
+
+class ShellDecision(enum.Enum):
+    ALLOW = "allow"
+    LOGIN = "login"
+    FORBID = "forbid"
+    VERIFY = "verify"
+    ENROL = "enrol"
+
+
+def shell_decision(
+    *,
+    is_authenticated: bool,
+    role: str | None,
+    allowed_roles: frozenset[str],
+    is_staff_role: bool,
+    has_confirmed_device: bool,
+    is_verified: bool,
+) -> ShellDecision:
+    """Who may open a shell page, and what to ask of those who may not yet.
+
+    The role is checked before the second factor so that a wrong-role user
+    learns nothing about the page, not even that it wants a code.
+    """
+    if not is_authenticated:
+        return ShellDecision.LOGIN
+    if role not in allowed_roles:
+        return ShellDecision.FORBID
+    if is_verified:
+        return ShellDecision.ALLOW
+    if has_confirmed_device:
+        return ShellDecision.VERIFY
+    if is_staff_role:
+        return ShellDecision.ENROL
+    return ShellDecision.ALLOW
+
+
+def account_number_new(*, randbelow=secrets.randbelow) -> str:
+    """A 10-digit account number whose last digit is a Luhn check digit."""
+    body = str(
+        10 ** (ACCOUNT_NUMBER_BODY_DIGITS - 1)
+        + randbelow(9 * 10 ** (ACCOUNT_NUMBER_BODY_DIGITS - 1))
+    )
+    return body + luhn.calc_check_digit(body)
+
+
+def account_number_is_valid(number: str) -> bool:
+    compact = number.replace(" ", "")
+    return (
+        len(compact) == ACCOUNT_NUMBER_BODY_DIGITS + 1
+        and compact.isdigit()
+        and luhn.is_valid(compact)
+    )
+
+
+def account_number_format(number: str) -> str:
+    """Group as 3-3-4 so it can be read out on the phone."""
+    return f"{number[:3]} {number[3:6]} {number[6:]}"

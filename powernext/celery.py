@@ -1,0 +1,25 @@
+"""Celery application. The beat schedule lives here, in code, not in a database."""
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "powernext.settings.base")
+
+app = Celery("powernext")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+# Project-level tasks (the broker round-trip probe) live outside the apps.
+app.autodiscover_tasks(["powernext"])
+
+app.conf.beat_schedule = {
+    "accounts-sessions-purge": {
+        "task": "accounts.tasks.sessions_purge_task",
+        "schedule": crontab(hour=3, minute=17),
+    },
+    "accounts-access-attempts-purge": {
+        "task": "accounts.tasks.access_attempts_purge_task",
+        "schedule": crontab(hour=3, minute=23),
+    },
+}

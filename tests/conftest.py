@@ -1,0 +1,45 @@
+import pytest
+from django_otp import DEVICE_ID_SESSION_KEY
+
+from accounts.models import Role
+
+from .factories import UserFactory, add_totp
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache():
+    """Each test starts with an empty cache (Redis, real)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def make_user(db):
+    def make(role: str = Role.CUSTOMER, *, totp: bool = False, **kwargs):
+        user = UserFactory(role=role, **kwargs)
+        if totp:
+            add_totp(user)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def login(client):
+    """Log a user in; staff (or anyone with a device) are also OTP-verified."""
+
+    def do(user, *, verified: bool | None = None):
+        client.force_login(user)
+        if verified is None:
+            verified = user.is_staff_role
+        if verified:
+            device = user.totpdevice_set.filter(confirmed=True).first() or add_totp(user)
+            session = client.session
+            session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+            session.save()
+        return client
+
+    return do
