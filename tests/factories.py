@@ -5,7 +5,16 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import domain
-from accounts.models import Account, AccountMembership, AccountType, AreaClass, MemberRole, Premise, Role, User
+from accounts.models import (
+    Account,
+    AccountMembership,
+    AccountType,
+    AreaClass,
+    MemberRole,
+    Premise,
+    Role,
+    User,
+)
 
 PASSWORD = "Correct-horse-battery-9"
 

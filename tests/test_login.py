@@ -3,7 +3,6 @@
 import re
 from datetime import timedelta
 
-import pytest
 import time_machine
 from django.conf import settings
 from django_otp.plugins.otp_static.models import StaticToken
@@ -86,7 +85,7 @@ def test_staff_enrolment_shows_qr_and_backup_codes(client, make_user):
     response = client.get("/console/", follow=True)
     assert response.redirect_chain[-1][0].startswith("/accounts/otp/enrol/")
     page = response.content.decode()
-    assert "<svg" in page and "data-testid=\"totp-secret\"" in page
+    assert "<svg" in page and 'data-testid="totp-secret"' in page
 
     pending = TOTPDevice.objects.get(user=agent, confirmed=False)
     with time_machine.travel("2026-06-01 08:00:00+00:00", tick=False) as traveller:

@@ -41,8 +41,12 @@ def test_role_matrix(make_user, login, role, path, expected):
 @pytest.mark.parametrize("role", [Role.AGENT, Role.SUPERVISOR, Role.FIELD_TECHNICIAN, Role.ADMIN])
 def test_staff_without_device_is_sent_to_enrolment(make_user, login, role):
     user = make_user(role)
-    home = {"AGENT": "/console/", "SUPERVISOR": "/supervisor/", "FIELD_TECHNICIAN": "/field/",
-            "ADMIN": "/console/"}[role]
+    home = {
+        "AGENT": "/console/",
+        "SUPERVISOR": "/supervisor/",
+        "FIELD_TECHNICIAN": "/field/",
+        "ADMIN": "/console/",
+    }[role]
     response = login(user, verified=False).get(home)
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/otp/enrol/")
@@ -69,7 +73,9 @@ def test_customer_who_enabled_totp_must_verify(make_user, login):
 
 def test_admin_site_requires_second_factor(make_user, login):
     admin = make_user(Role.ADMIN, is_staff=True, is_superuser=True)
-    assert login(admin, verified=False).get("/admin/")["Location"].startswith("/accounts/otp/enrol/")
+    assert (
+        login(admin, verified=False).get("/admin/")["Location"].startswith("/accounts/otp/enrol/")
+    )
 
 
 def test_admin_site_opens_for_verified_admin(make_user, login, client):

@@ -22,9 +22,7 @@ def money(value, currency: str | None = None) -> str:
     """Format an amount in the active language: 1 234,50 € in French, €1,234.50 in English."""
     if value is None or value == "":
         return ""
-    return format_currency(
-        Decimal(value), currency or settings.CURRENCY, locale=babel_locale()
-    )
+    return format_currency(Decimal(value), currency or settings.CURRENCY, locale=babel_locale())
 
 
 @register.filter
