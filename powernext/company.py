@@ -10,6 +10,8 @@ from django.utils.translation import gettext_lazy as _
 
 SUPPORT_PHONE = "+33 1 23 45 67 89"
 EMERGENCY_PHONE = "+33 1 98 76 54 32"
+SUPPORT_TEL = "tel:" + SUPPORT_PHONE.replace(" ", "")
+EMERGENCY_TEL = "tel:" + EMERGENCY_PHONE.replace(" ", "")
 SUPPORT_EMAIL = "support@powernext.example"
 
 
@@ -37,14 +39,14 @@ CHANNELS = (
         EMERGENCY_PHONE,
         _("24h/24, 7j/7"),
         _("Fumée, étincelles, bourdonnement, câble tombé : appelez immédiatement."),
-        "tel:+33198765432",
+        EMERGENCY_TEL,
     ),
     Channel(
         _("Service clients (facturation et compte)"),
         SUPPORT_PHONE,
         _("Lundi–vendredi 8h–20h ; effectif réduit le week-end"),
         _("Réponse en moins de 30 secondes en moyenne"),
-        "tel:+33123456789",
+        SUPPORT_TEL,
     ),
     Channel(
         _("E-mail et demandes en ligne"),
