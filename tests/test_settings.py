@@ -64,3 +64,13 @@ def test_database_url_defaults_to_local_powernext():
         drop=("DATABASE_URL",),
     )
     assert result.stdout.split() == ["127.0.0.1", "5432", "powernext"], result.stderr
+
+
+def test_collectstatic_with_production_storage(tmp_path):
+    """The hashed manifest storage refuses any asset that references a missing file."""
+    env = {**PRODUCTION, "STATIC_ROOT": str(tmp_path / "static")}
+    result = run_manage("collectstatic", "--noinput", env_overrides=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    manifest = (tmp_path / "static" / "staticfiles.json").read_text()
+    assert "vendor/chartjs/chart.umd.min.js" in manifest
+    assert "vendor/htmx/htmx.min.js" in manifest

@@ -4,7 +4,14 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.models import Role
-from tests.factories import PASSWORD, MembershipFactory, PremiseFactory, UserFactory, add_totp, totp_now
+from tests.factories import (
+    PASSWORD,
+    MembershipFactory,
+    PremiseFactory,
+    UserFactory,
+    add_totp,
+    totp_now,
+)
 
 from .conftest import DESKTOP, PHONE
 
@@ -37,7 +44,9 @@ def test_public_home(live_server, page_factory, shot, viewport, suffix):
 
 @pytest.mark.parametrize(("viewport", "suffix"), [(DESKTOP, "desktop"), (PHONE, "phone")])
 def test_customer_logs_in_to_portal(live_server, page_factory, shot, viewport, suffix):
-    customer = UserFactory(role=Role.CUSTOMER, first_name="Claire", email=f"claire-{suffix}@example.fr")
+    customer = UserFactory(
+        role=Role.CUSTOMER, first_name="Claire", email=f"claire-{suffix}@example.fr"
+    )
     account = MembershipFactory(user=customer, account__name="Claire Devaux").account
     PremiseFactory(account=account, address="12 rue Oberkampf", postcode="75011", city="Paris")
     page = page_factory(viewport)
@@ -54,7 +63,9 @@ def test_customer_logs_in_to_portal(live_server, page_factory, shot, viewport, s
 
 
 def test_agent_logs_in_with_totp_to_console(live_server, page_factory, shot):
-    agent = UserFactory(role=Role.AGENT, first_name="Lucas", last_name="Bernard", email="lucas@powernext.example")
+    agent = UserFactory(
+        role=Role.AGENT, first_name="Lucas", last_name="Bernard", email="lucas@powernext.example"
+    )
     device = add_totp(agent)
     MembershipFactory(account__name="Boulangerie Rousseau SARL")
     page = page_factory(DESKTOP)
@@ -78,7 +89,9 @@ def test_new_agent_enrols_totp(live_server, page_factory, shot):
     agent = UserFactory(role=Role.AGENT, email="new.agent@powernext.example")
     page = page_factory(PHONE)
     log_in(page, live_server.url, agent.email)
-    expect(page.get_by_role("heading", name="Activer la vérification en deux étapes")).to_be_visible()
+    expect(
+        page.get_by_role("heading", name="Activer la vérification en deux étapes")
+    ).to_be_visible()
     expect(page.locator(".qr svg")).to_be_visible()
     shot(page, "agent-enrol-phone")
     pending = TOTPDevice.objects.get(user=agent, confirmed=False)
