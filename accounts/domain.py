@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import secrets
+from datetime import datetime
 
 from stdnum import luhn
 
@@ -66,3 +67,55 @@ def account_number_is_valid(number: str) -> bool:
 def account_number_format(number: str) -> str:
     """Group as 3-3-4 so it can be read out on the phone."""
     return f"{number[:3]} {number[3:6]} {number[6:]}"
+
+
+# --- Business roles -------------------------------------------------------
+
+MEMBER_PERMISSIONS: dict[str, frozenset[str]] = {
+    # A residential holder is the whole household account.
+    "HOLDER": frozenset(
+        {"view", "edit_account", "view_billing", "manage_users", "manage_api_clients", "export"}
+    ),
+    "OWNER": frozenset(
+        {"view", "edit_account", "view_billing", "manage_users", "manage_api_clients", "export"}
+    ),
+    "ADMIN": frozenset(
+        {"view", "edit_account", "view_billing", "manage_users", "manage_api_clients", "export"}
+    ),
+    "BILLING": frozenset({"view", "view_billing", "export"}),
+    "VIEWER": frozenset({"view"}),
+}
+
+
+def member_can(role: str, action: str) -> bool:
+    return action in MEMBER_PERMISSIONS.get(role, frozenset())
+
+
+# --- Secrets in displays and audit entries --------------------------------
+
+
+def mask_iban(iban: str) -> str:
+    """Keep the country, check digits and last four: enough to recognise, not to use."""
+    compact = iban.replace(" ", "").upper()
+    if len(compact) < 8:
+        return "•" * len(compact)
+    return f"{compact[:4]} •••• •••• {compact[-4:]}"
+
+
+def step_up_is_fresh(*, verified_at_iso: str | None, now_iso: str, max_age_seconds: int) -> bool:
+    """A sensitive change needs a second-factor check at most `max_age_seconds` old."""
+    if not verified_at_iso:
+        return False
+    age = datetime.fromisoformat(now_iso) - datetime.fromisoformat(verified_at_iso)
+    return 0 <= age.total_seconds() <= max_age_seconds
+
+
+# --- Configurable figures (admin-editable Parameter rows override these) ---
+
+PARAMETER_DEFAULTS: dict[str, object] = {
+    "step_up_max_age_seconds": 600,
+    "api_rate_per_hour_standard": 1000,
+    "api_rate_per_hour_enterprise": 10000,
+    "document_retention_days": 365,
+    "export_retention_days": 7,
+}

@@ -41,3 +41,19 @@ def staff_counts_by_role() -> list[tuple[Role, int]]:
     )
     found = {r["role"]: r["n"] for r in rows}
     return [(role, found.get(role.value, 0)) for role in Role if role in STAFF_ROLES]
+
+
+def parameter_get(*, key: str):
+    """A configurable figure: the admin's value if set, else the coded default."""
+    from django.core.cache import cache
+
+    from .domain import PARAMETER_DEFAULTS
+    from .models import Parameter
+
+    cache_key = f"param:{key}"
+    value = cache.get(cache_key)
+    if value is None:
+        row = Parameter.objects.filter(key=key).values_list("value", flat=True).first()
+        value = row if row is not None else PARAMETER_DEFAULTS[key]
+        cache.set(cache_key, value, 60)
+    return value

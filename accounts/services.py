@@ -17,9 +17,16 @@ from .models import (
     Account,
     AccountMembership,
     AccountType,
+    ApiClient,
+    ApiTier,
+    AuditChannel,
+    AuditEntry,
+    BankDetails,
     MemberRole,
     Premise,
+    PriorityRegistration,
     Role,
+    SupplyPoint,
     User,
 )
 
@@ -205,3 +212,367 @@ def premise_add(
 
 def new_totp_secret_hex() -> str:
     return secrets.token_hex(20)
+
+
+# --- Audit ------------------------------------------------------------------
+
+SECRET_FIELDS = {"iban"}
+
+
+def _audit_value(field: str, value) -> str:
+    if value is None:
+        return ""
+    text = str(value)
+    return domain.mask_iban(text) if field in SECRET_FIELDS and text else text
+
+
+def audit_record(
+    *,
+    account: Account | None,
+    actor: User | None,
+    channel: str,
+    obj,
+    changes: dict[str, tuple[object, object]],
+    now: datetime,
+) -> list[AuditEntry]:
+    """Write one entry per changed field; unchanged fields write nothing."""
+    entries = [
+        AuditEntry(
+            account=account,
+            actor=actor,
+            channel=channel,
+            at=now,
+            object_type=obj._meta.model_name,
+            object_id=str(obj.pk),
+            field=field,
+            old_value=_audit_value(field, old),
+            new_value=_audit_value(field, new),
+        )
+        for field, (old, new) in changes.items()
+        if old != new
+    ]
+    AuditEntry.objects.bulk_create(entries)
+    return entries
+
+
+def _apply(obj, values: dict) -> dict[str, tuple[object, object]]:
+    changes = {}
+    for field, new in values.items():
+        old = getattr(obj, field)
+        if old != new:
+            changes[field] = (old, new)
+            setattr(obj, field, new)
+    return changes
+
+
+# --- Profile and account changes -------------------------------------------
+
+
+class EmailTaken(AccountsError):
+    pass
+
+
+def user_email_change(
+    *, user: User, new_email: str, actor: User, channel: str, now: datetime
+) -> User:
+    email = new_email.strip().lower()
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        if User.objects.filter(email=email).exclude(pk=user.pk).exists():
+            raise EmailTaken("This email address is already used by another login.")
+        changes = _apply(user, {"email": email})
+        user.save(update_fields=["email"])
+        for account in Account.objects.filter(memberships__user=user):
+            audit_record(
+                account=account, actor=actor, channel=channel, obj=user, changes=changes, now=now
+            )
+    return user
+
+
+def account_contact_update(
+    *, account: Account, actor: User, channel: str, now: datetime, **values
+) -> Account:
+    allowed = {
+        "phone",
+        "language",
+        "billing_address",
+        "notify_billing",
+        "notify_outages",
+        "notify_tickets",
+        "marketing_opt_in",
+        "emergency_contact_name",
+        "emergency_contact_phone",
+    }
+    unknown = set(values) - allowed
+    if unknown:
+        raise AccountsError(f"Not editable here: {', '.join(sorted(unknown))}.")
+    with transaction.atomic():
+        account = Account.objects.select_for_update().get(pk=account.pk)
+        changes = _apply(account, values)
+        if changes:
+            account.save(update_fields=list(changes))
+            audit_record(
+                account=account, actor=actor, channel=channel, obj=account, changes=changes, now=now
+            )
+    return account
+
+
+class InvalidIban(AccountsError):
+    pass
+
+
+def bank_details_set(
+    *, account: Account, holder_name: str, iban: str, actor: User, channel: str, now: datetime
+) -> BankDetails:
+    from stdnum import iban as stdnum_iban
+    from stdnum.exceptions import ValidationError as StdnumError
+
+    try:
+        compact = stdnum_iban.validate(iban)
+    except StdnumError as exc:
+        raise InvalidIban(f"This IBAN is not valid ({exc.message}).") from exc
+    with transaction.atomic():
+        details = BankDetails.objects.select_for_update().filter(account=account).first()
+        if details is None:
+            details = BankDetails(account=account, holder_name="", iban="", updated_at=now)
+        changes = _apply(details, {"holder_name": holder_name.strip(), "iban": compact})
+        details.updated_at = now
+        details.save()
+        audit_record(
+            account=account, actor=actor, channel=channel, obj=details, changes=changes, now=now
+        )
+    return details
+
+
+PRIORITY_FIELDS = (
+    "medical_equipment",
+    "dependency_level",
+    "backup_autonomy_hours",
+    "age_over_75",
+    "disability",
+    "hearing_impairment",
+    "sight_impairment",
+    "carer_name",
+    "carer_phone",
+    "carer_email",
+    "consent_field_sharing",
+    "review_date",
+    "active",
+)
+
+
+def priority_registration_set(
+    *, account: Account, actor: User, channel: str, now: datetime, **values
+) -> PriorityRegistration:
+    unknown = set(values) - set(PRIORITY_FIELDS)
+    if unknown:
+        raise AccountsError(f"Unknown priority-register fields: {', '.join(sorted(unknown))}.")
+    if values.get("medical_equipment") and values.get("dependency_level") in (None, "NONE"):
+        raise AccountsError("A medical dependency needs its level.")
+    with transaction.atomic():
+        registration = (
+            PriorityRegistration.objects.select_for_update().filter(account=account).first()
+        )
+        if registration is None:
+            registration = PriorityRegistration(
+                account=account, consent_recorded_at=now, review_date=values["review_date"]
+            )
+        old_consent = registration.consent_field_sharing
+        changes = _apply(registration, values)
+        if "consent_field_sharing" in changes or registration.pk is None:
+            registration.consent_recorded_at = now
+        registration.save()
+        if registration.consent_field_sharing == old_consent:
+            changes.pop("consent_field_sharing", None)
+        audit_record(
+            account=account,
+            actor=actor,
+            channel=channel,
+            obj=registration,
+            changes=changes,
+            now=now,
+        )
+    return registration
+
+
+# --- Business users ---------------------------------------------------------
+
+
+class MemberRefused(AccountsError):
+    pass
+
+
+def business_member_add(
+    *, account: Account, email: str, role: str, actor: User, channel: str, now: datetime
+) -> AccountMembership:
+    if role not in {MemberRole.OWNER, MemberRole.ADMIN, MemberRole.BILLING, MemberRole.VIEWER}:
+        raise MemberRefused(f"Unknown business role {role!r}.")
+    if account.type != AccountType.BUSINESS:
+        raise MemberRefused("Only business accounts have several users.")
+    email = email.strip().lower()
+    with transaction.atomic():
+        user = User.objects.filter(email=email).first()
+        if user is None:
+            user = User.objects.create_user(email=email, password=None, role=Role.CUSTOMER)
+        elif user.role != Role.CUSTOMER:
+            raise MemberRefused("Staff logins cannot be added to a customer account.")
+        membership, created = AccountMembership.objects.get_or_create(
+            account=account, user=user, defaults={"role": role}
+        )
+        old_role = None if created else membership.role
+        if not created and membership.role != role:
+            membership.role = role
+            membership.save(update_fields=["role"])
+        audit_record(
+            account=account,
+            actor=actor,
+            channel=channel,
+            obj=membership,
+            changes={f"member:{email}": (old_role, role)},
+            now=now,
+        )
+    return membership
+
+
+def business_member_remove(
+    *, account: Account, membership_id: int, actor: User, channel: str, now: datetime
+) -> None:
+    with transaction.atomic():
+        membership = (
+            AccountMembership.objects.select_for_update()
+            .select_related("user")
+            .get(pk=membership_id, account=account)
+        )
+        owners = account.memberships.filter(role=MemberRole.OWNER).count()
+        if membership.role == MemberRole.OWNER and owners <= 1:
+            raise MemberRefused("An account keeps at least one owner.")
+        if membership.user_id == actor.pk:
+            raise MemberRefused("You cannot remove yourself.")
+        audit_record(
+            account=account,
+            actor=actor,
+            channel=channel,
+            obj=membership,
+            changes={f"member:{membership.user.email}": (membership.role, None)},
+            now=now,
+        )
+        membership.delete()
+
+
+# --- API clients ------------------------------------------------------------
+
+
+class ApiClientRefused(AccountsError):
+    pass
+
+
+def api_client_create(
+    *, account: Account, name: str, scopes: list[str], tier: str, actor: User, now: datetime
+) -> tuple[ApiClient, str]:
+    """Create a client-credentials application; the plain secret is returned once."""
+    from django.conf import settings
+    from oauth2_provider.generators import generate_client_secret
+    from oauth2_provider.models import Application
+
+    if account.type != AccountType.BUSINESS:
+        raise ApiClientRefused("API access is for business accounts.")
+    unknown = set(scopes) - set(settings.API_SCOPES)
+    if not scopes or unknown:
+        raise ApiClientRefused(f"Unknown scopes: {', '.join(sorted(unknown)) or 'none given'}.")
+    if tier not in ApiTier.values:
+        raise ApiClientRefused(f"Unknown tier {tier!r}.")
+    secret = generate_client_secret()
+    with transaction.atomic():
+        application = Application.objects.create(
+            name=f"{account.number} {name}",
+            client_type=Application.CLIENT_CONFIDENTIAL,
+            authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+            client_secret=secret,  # hashed on save by django-oauth-toolkit
+            user=None,
+        )
+        client = ApiClient.objects.create(
+            account=account,
+            application=application,
+            name=name,
+            scopes=" ".join(sorted(scopes)),
+            tier=tier,
+            created_by=actor,
+            created_at=now,
+        )
+        audit_record(
+            account=account,
+            actor=actor,
+            channel=AuditChannel.PORTAL,
+            obj=client,
+            changes={"api_client": (None, f"{name} [{client.scopes}] {tier}")},
+            now=now,
+        )
+    return client, secret
+
+
+def api_client_revoke(*, client: ApiClient, actor: User, now: datetime) -> ApiClient:
+    with transaction.atomic():
+        client = ApiClient.objects.select_for_update().get(pk=client.pk)
+        if client.revoked_at is None:
+            client.revoked_at = now
+            client.save(update_fields=["revoked_at"])
+            client.application.accesstoken_set.all().delete()
+            audit_record(
+                account=client.account,
+                actor=actor,
+                channel=AuditChannel.PORTAL,
+                obj=client,
+                changes={"revoked_at": (None, now.isoformat())},
+                now=now,
+            )
+    return client
+
+
+# --- Supply points ----------------------------------------------------------
+
+
+class InvalidSupplyPoint(AccountsError):
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.code = code
+
+
+def supply_point_add(
+    *,
+    premise: Premise,
+    market: str,
+    identifier: str,
+    subscribed_kva,
+    meter_reference: str = "",
+    actor: User | None,
+    channel: str,
+    now: datetime,
+) -> SupplyPoint:
+    from . import identifiers
+
+    try:
+        value = identifiers.normalise(market, identifier)
+    except identifiers.IdentifierError as exc:
+        raise InvalidSupplyPoint(str(exc), exc.code) from exc
+    with transaction.atomic():
+        point, created = SupplyPoint.objects.get_or_create(
+            market=market,
+            identifier=value,
+            defaults={
+                "premise": premise,
+                "subscribed_kva": subscribed_kva,
+                "meter_reference": meter_reference,
+            },
+        )
+        if not created and point.premise_id != premise.pk:
+            raise InvalidSupplyPoint("This supply point belongs to another premise.", "taken")
+        if created:
+            audit_record(
+                account=premise.account,
+                actor=actor,
+                channel=channel,
+                obj=point,
+                changes={"supply_point": (None, f"{market} {value}")},
+                now=now,
+            )
+    return point

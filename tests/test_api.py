@@ -38,10 +38,12 @@ def test_me_requires_authentication_with_uniform_error(client):
     french = client.get("/api/v1/users/me")
     assert french.json()["error"]["message"] == "Informations d'authentification non fournies."
     response = client.get("/api/v1/users/me", HTTP_ACCEPT_LANGUAGE="en")
-    assert response.status_code == 403
+    # OAuth2 is the first authenticator, so the answer is a 401 with a challenge.
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer")
     assert response.json() == {
         "error": {
-            "status": 403,
+            "status": 401,
             "code": "not_authenticated",
             "message": "Authentication credentials were not provided.",
             "fields": {},

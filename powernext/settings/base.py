@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "axes",
+    "oauth2_provider",
+    "django.contrib.postgres",
     # Our apps, in dependency order (see docs/architecture.md).
     "accounts",
     "tickets",
@@ -198,6 +200,7 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "oauth2_provider.contrib.rest_framework.OAuth2Authentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -207,6 +210,40 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 50,
 }
+# B2B integrations: OAuth2 client credentials (django-oauth-toolkit).
+API_SCOPES = {
+    "readings:read": "Read consumption and meter readings",
+    "readings:write": "Push meter readings",
+    "invoices:read": "Read invoices and their PDFs",
+    "billing:export": "Export billing data as CSV",
+    "tickets:write": "Open and follow tickets",
+}
+OAUTH2_PROVIDER = {
+    "SCOPES": API_SCOPES,
+    "DEFAULT_SCOPES": [],
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_TOKEN_SECONDS", default=3600),
+    "PKCE_REQUIRED": True,
+    # Follow the OAuth 2.0 Security BCP (RFC 9700): no implicit or password
+    # grants, no tokens in URLs, tokens hashed at rest, exact https redirects.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+    "ALLOW_URI_WILDCARDS": False,
+    "SCOPES_BACKEND_CLASS": "accounts.oauth.ApiClientScopes",
+}
+# Requests per hour for each API tier; overridable in the admin (Parameter table).
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+API_RATE_LIMITS = {"STANDARD": 1000, "ENTERPRISE": 10000}
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Power Next API",
     "DESCRIPTION": "Customer-service API of Power Next: accounts, supply points, "
