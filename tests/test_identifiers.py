@@ -74,6 +74,7 @@ EIC = Market.EIC
 def test_valid_identifiers_are_normalised(market, raw, stored):
     assert normalise(market, raw) == stored
     assert normalise(market, stored) == stored  # the stored form is a fixed point
+    assert normalise(market, display(market, stored)) == stored  # display reads back
 
 
 @pytest.mark.parametrize(
