@@ -16,12 +16,20 @@ from .models import (
     STAFF_ROLES,
     Account,
     AccountMembership,
+    AccountStatus,
     AccountType,
     ApiClient,
     ApiTier,
     AuditChannel,
     AuditEntry,
     BankDetails,
+    DataExport,
+    Document,
+    DocumentKind,
+    DocumentStatus,
+    ErasureRequest,
+    ErasureStatus,
+    ExportStatus,
     MemberRole,
     Premise,
     PriorityRegistration,
@@ -576,3 +584,400 @@ def supply_point_add(
                 now=now,
             )
     return point
+
+
+# --- Documents --------------------------------------------------------------
+
+DOCUMENT_SIGNATURES = {
+    b"%PDF-": "application/pdf",
+    b"\xff\xd8\xff": "image/jpeg",
+    b"\x89PNG\r\n\x1a\n": "image/png",
+}
+MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+
+
+class DocumentRejected(AccountsError):
+    pass
+
+
+def _sniff(head: bytes) -> str | None:
+    return next(
+        (kind for magic, kind in DOCUMENT_SIGNATURES.items() if head.startswith(magic)), None
+    )
+
+
+def document_upload(
+    *, account: Account, kind: str, uploaded, actor: User, now: datetime
+) -> Document:
+    """Store an identity or proof document; its content decides its type, not its name."""
+    from datetime import timedelta
+
+    from .selectors import parameter_get
+
+    if kind not in DocumentKind.values:
+        raise DocumentRejected("Unknown document type.")
+    if uploaded.size > MAX_DOCUMENT_BYTES:
+        raise DocumentRejected("The file is larger than 10 MB.")
+    head = uploaded.read(16)
+    uploaded.seek(0)
+    content_type = _sniff(head)
+    if content_type is None:
+        raise DocumentRejected("Only PDF, JPEG and PNG files are accepted.")
+    retention = timedelta(days=int(parameter_get(key="document_retention_days")))
+    with transaction.atomic():
+        document = Document(
+            account=account,
+            kind=kind,
+            original_name=uploaded.name[:200],
+            content_type=content_type,
+            uploaded_by=actor,
+            uploaded_at=now,
+            retain_until=now + retention,
+        )
+        document.file.save(f"{secrets.token_hex(16)}", uploaded, save=False)
+        document.save()
+        audit_record(
+            account=account,
+            actor=actor,
+            channel=AuditChannel.PORTAL,
+            obj=document,
+            changes={"document": (None, f"{kind} {document.original_name}")},
+            now=now,
+        )
+    return document
+
+
+def document_review(
+    *, document: Document, reviewer: User, accept: bool, note: str, now: datetime
+) -> Document:
+    with transaction.atomic():
+        document = Document.objects.select_for_update().get(pk=document.pk)
+        if document.status != DocumentStatus.PENDING:
+            raise AccountsError("This document has already been reviewed.")
+        old = document.status
+        document.status = DocumentStatus.ACCEPTED if accept else DocumentStatus.REJECTED
+        document.reviewed_by = reviewer
+        document.reviewed_at = now
+        document.review_note = note[:300]
+        document.save(update_fields=["status", "reviewed_by", "reviewed_at", "review_note"])
+        audit_record(
+            account=document.account,
+            actor=reviewer,
+            channel=AuditChannel.CONSOLE,
+            obj=document,
+            changes={"status": (old, document.status)},
+            now=now,
+        )
+    return document
+
+
+def documents_purge_expired(*, now: datetime) -> int:
+    """Delete documents whose retention has ended, file first; safe to run twice."""
+    purged = 0
+    for document in Document.objects.filter(retain_until__lt=now).order_by("id")[:500]:
+        with transaction.atomic():
+            locked = (
+                Document.objects.select_for_update(skip_locked=True).filter(pk=document.pk).first()
+            )
+            if locked is None:
+                continue
+            locked.file.delete(save=False)
+            audit_record(
+                account=locked.account,
+                actor=None,
+                channel=AuditChannel.SYSTEM,
+                obj=locked,
+                changes={"document": (f"{locked.kind} {locked.original_name}", "purged")},
+                now=now,
+            )
+            locked.delete()
+            purged += 1
+    return purged
+
+
+# --- GDPR: export and erasure -------------------------------------------------
+
+
+def data_export_request(*, account: Account, user: User, now: datetime) -> DataExport:
+    from datetime import timedelta
+
+    from .selectors import parameter_get
+
+    days = int(parameter_get(key="export_retention_days"))
+    with transaction.atomic():
+        export = DataExport.objects.create(
+            account=account,
+            requested_by=user,
+            requested_at=now,
+            expires_at=now + timedelta(days=days),
+        )
+        transaction.on_commit(lambda: _enqueue_export(export.pk))
+    return export
+
+
+def _enqueue_export(export_id: int) -> None:
+    from .tasks import data_export_build_task
+
+    data_export_build_task.delay(export_id=export_id)
+
+
+def data_export_build(*, export_id: int, now: datetime) -> DataExport:
+    """Build the ZIP of one account's data; a second run on a READY export does nothing."""
+    import csv
+    import io
+    import json
+    import zipfile
+
+    from django.core.files.base import ContentFile
+    from django.core.mail import send_mail
+
+    with transaction.atomic():
+        export = (
+            DataExport.objects.select_for_update()
+            .select_related("account", "requested_by")
+            .get(pk=export_id)
+        )
+        if export.status == ExportStatus.READY:
+            return export
+        account = export.account
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(
+                "account.json",
+                json.dumps(_account_dump(account), indent=2, ensure_ascii=False, default=str),
+            )
+            archive.writestr(
+                "premises.csv",
+                _csv(
+                    [
+                        "address",
+                        "postcode",
+                        "city",
+                        "area_class",
+                        "market",
+                        "identifier",
+                        "subscribed_kva",
+                    ],
+                    [
+                        [
+                            p.address,
+                            p.postcode,
+                            p.city,
+                            p.area_class,
+                            s.market,
+                            s.identifier,
+                            s.subscribed_kva,
+                        ]
+                        for p in account.premises.order_by("id")
+                        for s in (
+                            list(p.supply_points.order_by("id"))
+                            or [SupplyPoint(market="", identifier="", subscribed_kva="")]
+                        )
+                    ],
+                    csv_module=csv,
+                ),
+            )
+            archive.writestr(
+                "audit.csv",
+                _csv(
+                    ["at", "channel", "object", "field", "old_value", "new_value"],
+                    [
+                        [
+                            e.at.isoformat(),
+                            e.channel,
+                            e.object_type,
+                            e.field,
+                            e.old_value,
+                            e.new_value,
+                        ]
+                        for e in account.audit_entries.order_by("at", "id")
+                    ],
+                    csv_module=csv,
+                ),
+            )
+            archive.writestr(
+                "documents.csv",
+                _csv(
+                    ["kind", "name", "status", "uploaded_at"],
+                    [
+                        [d.kind, d.original_name, d.status, d.uploaded_at.isoformat()]
+                        for d in account.documents.order_by("id")
+                    ],
+                    csv_module=csv,
+                ),
+            )
+        export.file.save(
+            f"export-{account.number}-{secrets.token_hex(8)}.zip",
+            ContentFile(buffer.getvalue()),
+            save=False,
+        )
+        export.status = ExportStatus.READY
+        export.ready_at = now
+        export.save(update_fields=["file", "status", "ready_at"])
+        user = export.requested_by
+        transaction.on_commit(
+            lambda: send_mail(
+                "Power Next — vos données sont prêtes / your data is ready",
+                "Votre export est disponible dans votre espace client, rubrique Confidentialité.\n"
+                "Your export is ready in your customer portal, under Privacy.",
+                None,
+                [user.email],
+            )
+        )
+    return export
+
+
+def _csv(header: list[str], rows: list[list], *, csv_module) -> str:
+    import io
+
+    out = io.StringIO()
+    writer = csv_module.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def _account_dump(account: Account) -> dict:
+    registration = PriorityRegistration.objects.filter(account=account).first()
+    bank = BankDetails.objects.filter(account=account).first()
+    return {
+        "account": {
+            "number": account.number,
+            "type": account.type,
+            "name": account.name,
+            "billing_address": account.billing_address,
+            "phone": account.phone,
+            "language": account.language,
+            "created_at": account.created_at,
+            "notifications": {
+                "billing": account.notify_billing,
+                "outages": account.notify_outages,
+                "tickets": account.notify_tickets,
+                "marketing_opt_in": account.marketing_opt_in,
+            },
+        },
+        "users": [
+            {
+                "email": m.user.email,
+                "first_name": m.user.first_name,
+                "last_name": m.user.last_name,
+                "phone": m.user.phone,
+                "role": m.role,
+            }
+            for m in account.memberships.select_related("user").order_by("id")
+        ],
+        "bank_details": {"holder_name": bank.holder_name, "iban": bank.iban} if bank else None,
+        "priority_register": (
+            {f: getattr(registration, f) for f in PRIORITY_FIELDS} if registration else None
+        ),
+    }
+
+
+class ErasureRefused(AccountsError):
+    pass
+
+
+def erasure_request_open(*, account: Account, user: User, now: datetime) -> ErasureRequest:
+    with transaction.atomic():
+        existing = ErasureRequest.objects.filter(account=account, status=ErasureStatus.OPEN).first()
+        if existing:
+            return existing
+        request = ErasureRequest.objects.create(
+            account=account, requested_by=user, requested_at=now
+        )
+        audit_record(
+            account=account,
+            actor=user,
+            channel=AuditChannel.PORTAL,
+            obj=request,
+            changes={"erasure_request": (None, "OPEN")},
+            now=now,
+        )
+    return request
+
+
+ANONYMISED_NAME = "Client anonymisé"
+
+
+def erasure_process(*, request_id: int, agent: User, now: datetime) -> ErasureRequest:
+    """Anonymise personal data, or refuse with the reason a later app gives.
+
+    Invoices (10 years) and transactions (5 years) stay: they belong to the
+    later apps and reference the account, not the person's details.
+    """
+    from . import hooks
+
+    with transaction.atomic():
+        request = (
+            ErasureRequest.objects.select_for_update().select_related("account").get(pk=request_id)
+        )
+        if request.status != ErasureStatus.OPEN:
+            raise ErasureRefused("This request has already been processed.")
+        account = Account.objects.select_for_update().get(pk=request.account_id)
+        reasons = [r for r in (check(account) for check in hooks.erasure_blockers) if r]
+        request.processed_by = agent
+        request.processed_at = now
+        if reasons:
+            request.status = ErasureStatus.REFUSED
+            request.outcome = " ".join(reasons)
+            request.save(update_fields=["status", "outcome", "processed_by", "processed_at"])
+            audit_record(
+                account=account,
+                actor=agent,
+                channel=AuditChannel.CONSOLE,
+                obj=request,
+                changes={"erasure_request": ("OPEN", f"REFUSED: {request.outcome}")},
+                now=now,
+            )
+            return request
+        _anonymise(account=account)
+        request.status = ErasureStatus.DONE
+        request.outcome = "Personal data anonymised; legally retained records kept."
+        request.save(update_fields=["status", "outcome", "processed_by", "processed_at"])
+        audit_record(
+            account=account,
+            actor=agent,
+            channel=AuditChannel.CONSOLE,
+            obj=request,
+            changes={"erasure_request": ("OPEN", "DONE")},
+            now=now,
+        )
+    return request
+
+
+def _anonymise(*, account: Account) -> None:
+    for membership in account.memberships.select_related("user"):
+        user = membership.user
+        if user.memberships.exclude(account=account).exists():
+            membership.delete()  # the person keeps their other accounts
+            continue
+        user.email = f"erased-{user.pk}@invalid.powernext.example"
+        user.first_name = ""
+        user.last_name = ""
+        user.phone = ""
+        user.is_active = False
+        user.set_unusable_password()
+        user.save()
+        TOTPDevice.objects.filter(user=user).delete()
+        StaticDevice.objects.filter(user=user).delete()
+    Account.objects.filter(pk=account.pk).update(
+        name=ANONYMISED_NAME,
+        billing_address="",
+        phone="",
+        emergency_contact_name="",
+        emergency_contact_phone="",
+        marketing_opt_in=False,
+        status=AccountStatus.ANONYMISED,
+    )
+    # Street addresses go; postcode and city stay for network statistics.
+    Premise.objects.filter(account=account).update(address="")
+    BankDetails.objects.filter(account=account).delete()
+    PriorityRegistration.objects.filter(account=account).delete()
+    for document in Document.objects.filter(account=account):
+        document.file.delete(save=False)
+        document.delete()
+    for export in DataExport.objects.filter(account=account):
+        export.file.delete(save=False)
+        export.delete()
+    # The trail keeps who changed what and when, but no longer the personal values.
+    AuditEntry.objects.filter(account=account).update(old_value="[erased]", new_value="[erased]")

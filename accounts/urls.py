@@ -11,4 +11,5 @@ urlpatterns = [
     path("landing/", views.landing, name="landing"),
     path("otp/verify/", views.otp_verify, name="otp_verify"),
     path("otp/enrol/", views.otp_enrol, name="otp_enrol"),
+    path("otp/step-up/", views.otp_step_up, name="otp_step_up"),
 ]

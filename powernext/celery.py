@@ -18,6 +18,10 @@ app.conf.beat_schedule = {
         "task": "accounts.tasks.sessions_purge_task",
         "schedule": crontab(hour=3, minute=17),
     },
+    "accounts-documents-purge": {
+        "task": "accounts.tasks.documents_purge_task",
+        "schedule": crontab(hour=2, minute=41),
+    },
     "accounts-access-attempts-purge": {
         "task": "accounts.tasks.access_attempts_purge_task",
         "schedule": crontab(hour=3, minute=23),

@@ -30,3 +30,10 @@ def kwh(value) -> str:
     if value is None or value == "":
         return ""
     return f"{format_decimal(Decimal(value), format='#,##0.##', locale=babel_locale())} kWh"
+
+
+@register.filter
+def mask_iban(value) -> str:
+    from accounts.domain import mask_iban as mask
+
+    return mask(value) if value else ""
