@@ -17,16 +17,7 @@ def user_accounts(*, user: User) -> QuerySet[Account]:
 
 
 def accounts_recent(*, limit: int = 20) -> QuerySet[Account]:
-    return (
-        Account.objects.annotate(premise_count=Count("premises", distinct=True))
-        .prefetch_related(
-            Prefetch(
-                "memberships",
-                queryset=AccountMembership.objects.select_related("user").order_by("id"),
-            )
-        )
-        .order_by("-created_at", "-id")[:limit]
-    )
+    return _with_summary(Account.objects.all()).order_by("-created_at", "-id")[:limit]
 
 
 def staff_directory() -> QuerySet[User]:
@@ -57,3 +48,133 @@ def parameter_get(*, key: str):
         value = row if row is not None else PARAMETER_DEFAULTS[key]
         cache.set(cache_key, value, 60)
     return value
+
+
+def user_memberships(*, user: User) -> QuerySet[AccountMembership]:
+    return (
+        AccountMembership.objects.filter(user=user)
+        .select_related("account", "account__sla_package")
+        .order_by("account__number")
+    )
+
+
+def customer_search(*, query: str, limit: int = 25) -> list[Account]:
+    """Find accounts by name, number, PRM/MPAN/EIC, email, phone or postcode.
+
+    Exact keys (numbers, identifiers) use btree lookups; free text uses the
+    trigram indexes, so the search stays fast with 100k+ accounts.
+    """
+    from django.contrib.postgres.search import TrigramSimilarity
+    from django.db.models import Exists, OuterRef, Q
+    from django.db.models.functions import Greatest
+
+    from .models import SupplyPoint
+
+    text = query.strip()
+    if len(text) < 2:
+        return []
+    compact = text.replace(" ", "").upper()
+    base = Account.objects.all()
+    if compact.isdigit() and len(compact) == 10:
+        found = base.filter(number=compact)
+    elif (compact.isdigit() and len(compact) in (13, 14, 21)) or (
+        len(compact) == 16 and compact.isalnum() and not compact.isdigit()
+    ):
+        key = compact[-13:] if len(compact) == 21 else compact
+        found = base.filter(
+            Exists(SupplyPoint.objects.filter(premise__account=OuterRef("pk"), identifier=key))
+        )
+    elif compact.isdigit() and len(compact) == 5:
+        found = base.filter(premises__postcode=compact).distinct()
+    elif "@" in text:
+        found = base.filter(memberships__user__email__icontains=text.lower()).distinct()
+    elif compact.lstrip("+").isdigit():
+        digits = compact.lstrip("+")
+        tail = digits[-9:]
+        found = base.filter(
+            Q(phone__contains=tail) | Q(memberships__user__phone__contains=tail)
+        ).distinct()
+    else:
+        found = (
+            base.annotate(
+                score=Greatest(
+                    TrigramSimilarity("name", text),
+                    TrigramSimilarity("memberships__user__last_name", text),
+                )
+            )
+            .filter(
+                Q(name__trigram_similar=text)
+                | Q(memberships__user__last_name__trigram_similar=text)
+                | Q(name__icontains=text)
+            )
+            .order_by("-score", "number")
+        )
+        seen: dict[int, Account] = {}
+        for account in found[: limit * 3]:
+            seen.setdefault(account.pk, account)
+        ids = list(seen)[:limit]
+        return list(_with_summary(Account.objects.filter(pk__in=ids)).order_by("name"))
+    return list(_with_summary(found).order_by("name")[:limit])
+
+
+def _with_summary(queryset: QuerySet[Account]) -> QuerySet[Account]:
+    from .models import PriorityRegistration
+
+    return queryset.annotate(
+        premise_count=Count("premises", distinct=True),
+    ).prefetch_related(
+        Prefetch(
+            "memberships", queryset=AccountMembership.objects.select_related("user").order_by("id")
+        ),
+        Prefetch("premises", queryset=Premise.objects.order_by("postcode", "id")),
+        Prefetch(
+            "priority_registration",
+            queryset=PriorityRegistration.objects.filter(active=True),
+        ),
+    )
+
+
+def customer_360(*, number: str) -> Account:
+    """Everything an agent sees about one account, in a fixed number of queries."""
+    from django.shortcuts import get_object_or_404
+
+    from .models import AuditEntry, Document, ErasureRequest, SupplyPoint
+
+    return get_object_or_404(
+        Account.objects.select_related(
+            "sla_package", "account_manager", "bank_details", "priority_registration"
+        ).prefetch_related(
+            Prefetch(
+                "memberships",
+                queryset=AccountMembership.objects.select_related("user").order_by("id"),
+            ),
+            Prefetch(
+                "premises",
+                queryset=Premise.objects.order_by("postcode", "id").prefetch_related(
+                    Prefetch("supply_points", queryset=SupplyPoint.objects.order_by("id"))
+                ),
+            ),
+            Prefetch(
+                "audit_entries",
+                queryset=AuditEntry.objects.select_related("actor").order_by("-at", "-id")[:100],
+                to_attr="recent_audit",
+            ),
+            Prefetch(
+                "documents",
+                queryset=Document.objects.select_related("uploaded_by", "reviewed_by").order_by(
+                    "-uploaded_at"
+                ),
+            ),
+            Prefetch(
+                "erasure_requests",
+                queryset=ErasureRequest.objects.order_by("-requested_at"),
+            ),
+        ),
+        number=number,
+    )
+
+
+def account_for_member(*, user: User, number: str) -> Account:
+    from django.shortcuts import get_object_or_404
+
+    return get_object_or_404(Account, number=number, memberships__user=user)
