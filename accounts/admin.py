@@ -2,7 +2,16 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from .models import Account, AccountMembership, Premise, User
+from .models import (
+    Account,
+    AccountMembership,
+    ApiClient,
+    AuditEntry,
+    Parameter,
+    Premise,
+    SlaPackage,
+    User,
+)
 
 
 @admin.register(User)
@@ -39,3 +48,53 @@ class AccountAdmin(admin.ModelAdmin):
     list_filter = ["type"]
     search_fields = ["number", "name"]
     inlines = [MembershipInline, PremiseInline]
+
+
+@admin.register(SlaPackage)
+class SlaPackageAdmin(admin.ModelAdmin):
+    list_display = [
+        "code",
+        "name",
+        "monthly_price",
+        "response_business_hours",
+        "availability_target_percent",
+    ]
+
+
+@admin.register(Parameter)
+class ParameterAdmin(admin.ModelAdmin):
+    """Configurable figures: a change here takes effect within a minute, no deploy."""
+
+    list_display = ["key", "value", "description"]
+    search_fields = ["key"]
+
+    def save_model(self, request, obj, form, change):
+        from django.core.cache import cache
+
+        super().save_model(request, obj, form, change)
+        cache.delete(f"param:{obj.key}")
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Read-only: the trail cannot be edited through any interface."""
+
+    list_display = ["at", "account", "actor", "channel", "object_type", "field"]
+    list_filter = ["channel", "object_type"]
+    search_fields = ["account__number"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ApiClient)
+class ApiClientAdmin(admin.ModelAdmin):
+    list_display = ["name", "account", "tier", "scopes", "created_at", "revoked_at"]
+    list_filter = ["tier"]
+    raw_id_fields = ["account", "application", "created_by"]
