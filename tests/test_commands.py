@@ -6,7 +6,17 @@ import pytest
 from django.core.management import CommandError, call_command
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import Account, AccountMembership, AccountType, AreaClass, Premise, Role, User
+from accounts.models import (
+    Account,
+    AccountMembership,
+    AccountType,
+    AreaClass,
+    Premise,
+    PriorityRegistration,
+    Role,
+    SupplyPoint,
+    User,
+)
 
 SECRET = binascii.hexlify(b"0123456789abcdefghij").decode()
 
@@ -102,9 +112,13 @@ def test_seed_demo_is_idempotent_and_realistic():
         assert User.objects.filter(role=role).exists(), role
     assert Premise.objects.filter(area_class=AreaClass.URBAN).exists()
     assert Premise.objects.filter(area_class=AreaClass.RURAL).exists()
-    business = Account.objects.get(type=AccountType.BUSINESS)
-    assert business.memberships.count() >= 3
-    assert {m.role for m in business.memberships.all()} >= {"OWNER", "BILLING", "VIEWER"}
+    assert Account.objects.filter(type=AccountType.RESIDENTIAL).count() == 50
+    business = Account.objects.get(type=AccountType.BUSINESS, sla_package__code="ENTERPRISE")
+    assert {m.role for m in business.memberships.all()} == {"OWNER", "ADMIN", "BILLING", "VIEWER"}
+    assert business.emergency_contact_phone and business.account_manager.role == Role.AGENT
+    markets = set(SupplyPoint.objects.values_list("market", flat=True))
+    assert markets == {"FR_PRM", "GB_MPAN", "EIC"}
+    assert PriorityRegistration.objects.filter(medical_equipment=True).exists()
     # Staff can log in with TOTP straight away.
     assert TOTPDevice.objects.filter(user__role=Role.AGENT, confirmed=True).exists()
     assert all(Account.objects.values_list("number", flat=True))
