@@ -72,12 +72,19 @@ def account_number_format(number: str) -> str:
 # --- Business roles -------------------------------------------------------
 
 MEMBER_PERMISSIONS: dict[str, frozenset[str]] = {
-    # A residential holder is the whole household account.
-    "HOLDER": frozenset(
-        {"view", "edit_account", "view_billing", "manage_users", "manage_api_clients", "export"}
-    ),
+    # A residential holder is the whole household; API access and several
+    # users are for business accounts.
+    "HOLDER": frozenset({"view", "edit_account", "view_billing", "export", "erase"}),
     "OWNER": frozenset(
-        {"view", "edit_account", "view_billing", "manage_users", "manage_api_clients", "export"}
+        {
+            "view",
+            "edit_account",
+            "view_billing",
+            "manage_users",
+            "manage_api_clients",
+            "export",
+            "erase",
+        }
     ),
     "ADMIN": frozenset(
         {"view", "edit_account", "view_billing", "manage_users", "manage_api_clients", "export"}

@@ -410,7 +410,11 @@ def portal_user_add(request: HttpRequest) -> HttpResponse:
 @step_up_required
 @require_POST
 def portal_user_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
-    membership = _membership_or_403(request, "manage_users")
+    membership = _membership_or_403(request)
+    # A foreign membership is a 404 for everyone; only then does the role matter.
+    get_object_or_404(AccountMembership, pk=membership_id, account=membership.account)
+    if not member_can(membership.role, "manage_users"):
+        raise PermissionDenied
     try:
         services.business_member_remove(
             account=membership.account,
@@ -478,8 +482,10 @@ def portal_api_client_create(request: HttpRequest) -> HttpResponse:
 @customer_required
 @require_POST
 def portal_api_client_revoke(request: HttpRequest, client_id: int) -> HttpResponse:
-    membership = _membership_or_403(request, "manage_api_clients")
+    membership = _membership_or_403(request)
     client = get_object_or_404(ApiClient, pk=client_id, account=membership.account)
+    if not member_can(membership.role, "manage_api_clients"):
+        raise PermissionDenied
     services.api_client_revoke(client=client, actor=request.user, now=_now())
     messages.success(request, _("Accès révoqué."))
     return redirect("portal:api_clients")
@@ -529,7 +535,7 @@ def portal_privacy(request: HttpRequest) -> HttpResponse:
             messages.success(
                 request, _("Export demandé : vous recevrez un e-mail quand il sera prêt.")
             )
-        elif action == "erase" and member_can(membership.role, "manage_users"):
+        elif action == "erase" and member_can(membership.role, "erase"):
             services.erasure_request_open(account=account, user=request.user, now=_now())
             messages.success(
                 request, _("Demande d'effacement enregistrée : un conseiller la traitera.")
@@ -545,14 +551,14 @@ def portal_privacy(request: HttpRequest) -> HttpResponse:
                 :10
             ],
             "erasures": account.erasure_requests.order_by("-requested_at")[:5],
-            "can_erase": member_can(membership.role, "manage_users"),
+            "can_erase": member_can(membership.role, "erase"),
         },
     )
 
 
 @customer_required
 def portal_export_download(request: HttpRequest, export_id: int) -> FileResponse:
-    membership = _membership_or_403(request, "export")
+    membership = _membership_or_403(request)
     export = get_object_or_404(
         DataExport,
         pk=export_id,
@@ -561,6 +567,8 @@ def portal_export_download(request: HttpRequest, export_id: int) -> FileResponse
         status="READY",
         expires_at__gt=_now(),
     )
+    if not member_can(membership.role, "export"):
+        raise PermissionDenied
     return FileResponse(
         export.file.open("rb"),
         as_attachment=True,
