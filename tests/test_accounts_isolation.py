@@ -153,7 +153,7 @@ EXPORT_DOWNLOAD = {
     "anonymous": "login",
     "customer_a": 404,
     "customer_b": 200,
-    "viewer": 403,
+    "viewer": 404,
     "billing": 404,
     "admin": 404,
     "agent": 403,
