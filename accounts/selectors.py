@@ -66,7 +66,8 @@ def customer_search(*, query: str, limit: int = 25) -> list[Account]:
     """
     from django.contrib.postgres.search import TrigramSimilarity
     from django.db.models import Exists, OuterRef, Q
-    from django.db.models.functions import Greatest
+    from django.db.models import Value
+    from django.db.models.functions import Greatest, Replace
 
     from .models import SupplyPoint
 
@@ -74,11 +75,14 @@ def customer_search(*, query: str, limit: int = 25) -> list[Account]:
     if len(text) < 2:
         return []
     compact = text.replace(" ", "").upper()
+    if compact.startswith("S") and compact[1:].isdigit() and len(compact) == 22:
+        compact = compact[1:]  # a full MPAN written with its "S" box
     base = Account.objects.all()
-    if compact.isdigit() and len(compact) == 10:
+    # Account numbers never start with 0; French phone numbers always do.
+    if compact.isdigit() and len(compact) == 10 and not compact.startswith("0"):
         found = base.filter(number=compact)
     elif (compact.isdigit() and len(compact) in (13, 14, 21)) or (
-        len(compact) == 16 and compact.isalnum() and not compact.isdigit()
+        len(compact) == 16 and compact.replace("-", "").isalnum() and not compact.isdigit()
     ):
         key = compact[-13:] if len(compact) == 21 else compact
         found = base.filter(
@@ -91,9 +95,16 @@ def customer_search(*, query: str, limit: int = 25) -> list[Account]:
     elif compact.lstrip("+").isdigit():
         digits = compact.lstrip("+")
         tail = digits[-9:]
-        found = base.filter(
-            Q(phone__contains=tail) | Q(memberships__user__phone__contains=tail)
-        ).distinct()
+        # Phones are typed with or without spaces and country code: compare
+        # the last nine digits of the number with the spaces taken out.
+        found = (
+            base.annotate(
+                phone_digits=Replace("phone", Value(" "), Value("")),
+                user_phone_digits=Replace("memberships__user__phone", Value(" "), Value("")),
+            )
+            .filter(Q(phone_digits__endswith=tail) | Q(user_phone_digits__endswith=tail))
+            .distinct()
+        )
     else:
         found = (
             base.annotate(
@@ -178,3 +189,55 @@ def account_for_member(*, user: User, number: str) -> Account:
     from django.shortcuts import get_object_or_404
 
     return get_object_or_404(Account, number=number, memberships__user=user)
+
+
+# --- B2B REST API (OAuth clients and signed-in members) ----------------------
+
+
+def _api_account_id(*, api_client, user: User | None, number: str | None) -> int | None:
+    """The account an API caller acts for, or None when there is none (→ 404).
+
+    An OAuth client acts for the account it is bound to. A signed-in user acts for
+    the account `number` among their memberships, by default their first one by number.
+    """
+    from .domain import member_can
+    from .models import MemberRole
+
+    if api_client is not None:
+        if number is not None and number != api_client.account.number:
+            return None
+        return api_client.account_id
+    if user is None or not user.is_authenticated:
+        return None
+    roles = [role for role in MemberRole.values if member_can(role, "view")]
+    accounts = Account.objects.filter(memberships__user=user, memberships__role__in=roles)
+    if number is not None:
+        accounts = accounts.filter(number=number)
+    return accounts.order_by("number").values_list("pk", flat=True).first()
+
+
+def api_account_get(*, api_client, user: User | None, number: str | None = None) -> Account | None:
+    """The caller's account with its service package and its number of premises."""
+    account_id = _api_account_id(api_client=api_client, user=user, number=number)
+    if account_id is None:
+        return None
+    return (
+        Account.objects.select_related("sla_package")
+        .annotate(premise_count=Count("premises", distinct=True))
+        .filter(pk=account_id)
+        .first()
+    )
+
+
+def api_supply_points(*, api_client, user: User | None, number: str | None = None):
+    """The supply points of the caller's account, by id, with their premise; None: no account."""
+    from .models import SupplyPoint
+
+    account_id = _api_account_id(api_client=api_client, user=user, number=number)
+    if account_id is None:
+        return None
+    return (
+        SupplyPoint.objects.filter(premise__account_id=account_id)
+        .select_related("premise")
+        .order_by("id")
+    )
