@@ -65,8 +65,7 @@ def customer_search(*, query: str, limit: int = 25) -> list[Account]:
     trigram indexes, so the search stays fast with 100k+ accounts.
     """
     from django.contrib.postgres.search import TrigramSimilarity
-    from django.db.models import Exists, OuterRef, Q
-    from django.db.models import Value
+    from django.db.models import Exists, OuterRef, Q, Value
     from django.db.models.functions import Greatest, Replace
 
     from .models import SupplyPoint

@@ -47,26 +47,57 @@ def sign_in(client, user, *, step_up_at=None):
 
 # (name, url, POST data, check that the change happened)
 SENSITIVE = [
-    ("email", "/portal/profile/email/", {"email": "new.owner@biz.example"},
-     lambda u: User.objects.filter(email="new.owner@biz.example").exists()),
-    ("phone", "/portal/profile/phone/", {"phone": "+33 6 98 76 54 32"},
-     lambda u: u.accounts.get().phone == "+33 6 98 76 54 32"),
-    ("bank", "/portal/profile/bank/", {"holder_name": "Biz SARL", "iban": IBAN},
-     lambda u: BankDetails.objects.filter(iban=IBAN).exists()),
-    ("priority", "/portal/priority-register/",
-     {"medical_equipment": "on", "dependency_level": "HIGH", "backup_autonomy_hours": "6",
-      "review_date": "2027-03-28", "consent_field_sharing": "on"},
-     lambda u: PriorityRegistration.objects.filter(dependency_level="HIGH").exists()),
-    ("add user", "/portal/users/add/", {"email": "clerk@biz.example", "role": "BILLING"},
-     lambda u: AccountMembership.objects.filter(user__email="clerk@biz.example").exists()),
-    ("api client", "/portal/api-clients/new/",
-     {"name": "ERP", "scopes": ["invoices:read"], "tier": "STANDARD"},
-     lambda u: ApiClient.objects.filter(name="ERP").exists()),
+    (
+        "email",
+        "/portal/profile/email/",
+        {"email": "new.owner@biz.example"},
+        lambda u: User.objects.filter(email="new.owner@biz.example").exists(),
+    ),
+    (
+        "phone",
+        "/portal/profile/phone/",
+        {"phone": "+33 6 98 76 54 32"},
+        lambda u: u.accounts.get().phone == "+33 6 98 76 54 32",
+    ),
+    (
+        "bank",
+        "/portal/profile/bank/",
+        {"holder_name": "Biz SARL", "iban": IBAN},
+        lambda u: BankDetails.objects.filter(iban=IBAN).exists(),
+    ),
+    (
+        "priority",
+        "/portal/priority-register/",
+        {
+            "medical_equipment": "on",
+            "dependency_level": "HIGH",
+            "backup_autonomy_hours": "6",
+            "review_date": "2027-03-28",
+            "consent_field_sharing": "on",
+        },
+        lambda u: PriorityRegistration.objects.filter(dependency_level="HIGH").exists(),
+    ),
+    (
+        "add user",
+        "/portal/users/add/",
+        {"email": "clerk@biz.example", "role": "BILLING"},
+        lambda u: AccountMembership.objects.filter(user__email="clerk@biz.example").exists(),
+    ),
+    (
+        "api client",
+        "/portal/api-clients/new/",
+        {"name": "ERP", "scopes": ["invoices:read"], "tier": "STANDARD"},
+        lambda u: ApiClient.objects.filter(name="ERP").exists(),
+    ),
 ]
 
 
-@pytest.mark.parametrize(("name", "url", "data", "changed"), SENSITIVE, ids=[s[0] for s in SENSITIVE])
-def test_refused_without_recent_totp_and_accepted_right_after(client, owner, name, url, data, changed):
+@pytest.mark.parametrize(
+    ("name", "url", "data", "changed"), SENSITIVE, ids=[s[0] for s in SENSITIVE]
+)
+def test_refused_without_recent_totp_and_accepted_right_after(
+    client, owner, name, url, data, changed
+):
     with time_machine.travel("2026-03-29 00:55:00+00:00", tick=False) as traveller:
         # Verified at login 11 minutes ago, across the spring DST change.
         sign_in(client, owner, step_up_at=timezone.now() - timedelta(minutes=11))
@@ -101,12 +132,17 @@ def test_customer_without_totp_is_guided_to_enrol(client, make_user):
     MembershipFactory(user=user)
     client.force_login(user)
     response = client.get("/portal/profile/bank/")
-    assert response["Location"].startswith("/accounts/otp/enrol/?next=%2Fportal%2Fprofile%2Fbank%2F")
+    assert response["Location"].startswith(
+        "/accounts/otp/enrol/?next=%2Fportal%2Fprofile%2Fbank%2F"
+    )
 
 
 def test_iban_is_masked_in_audit_and_pages(client, owner):
     sign_in(client, owner, step_up_at=timezone.now())
-    client.post("/portal/profile/bank/", {"holder_name": "Biz SARL", "iban": "FR76 3000 6000 0112 3456 7890 189"})
+    client.post(
+        "/portal/profile/bank/",
+        {"holder_name": "Biz SARL", "iban": "FR76 3000 6000 0112 3456 7890 189"},
+    )
     entry = AuditEntry.objects.get(field="iban")
     assert entry.new_value == "FR76 •••• •••• 0189"
     assert IBAN not in entry.new_value
@@ -129,9 +165,14 @@ def test_bad_iban_gets_a_field_error_and_writes_nothing(client, owner, iban, mes
 
 def test_priority_register_needs_level_and_autonomy_for_medical_equipment(client, owner):
     sign_in(client, owner, step_up_at=timezone.now())
-    response = client.post("/portal/priority-register/", {
-        "medical_equipment": "on", "dependency_level": "NONE", "review_date": "2027-01-01",
-    })
+    response = client.post(
+        "/portal/priority-register/",
+        {
+            "medical_equipment": "on",
+            "dependency_level": "NONE",
+            "review_date": "2027-01-01",
+        },
+    )
     errors = response.context["form"].errors
     assert set(errors) == {"dependency_level", "backup_autonomy_hours"}
     assert not PriorityRegistration.objects.exists()
@@ -148,7 +189,10 @@ def test_email_taken_is_a_field_error(client, owner, make_user):
 
 def test_api_client_secret_is_shown_once(client, owner):
     sign_in(client, owner, step_up_at=timezone.now())
-    response = client.post("/portal/api-clients/new/", {"name": "ERP", "scopes": ["invoices:read", "tickets:write"], "tier": "ENTERPRISE"})
+    response = client.post(
+        "/portal/api-clients/new/",
+        {"name": "ERP", "scopes": ["invoices:read", "tickets:write"], "tier": "ENTERPRISE"},
+    )
     secret = response.context["secret"]
     assert len(secret) > 30 and secret in response.content.decode()
     listing = client.get("/portal/api-clients/").content.decode()
@@ -160,7 +204,9 @@ def test_api_client_secret_is_shown_once(client, owner):
 
 def test_unknown_scope_is_refused(client, owner):
     sign_in(client, owner, step_up_at=timezone.now())
-    response = client.post("/portal/api-clients/new/", {"name": "ERP", "scopes": ["root"], "tier": "STANDARD"})
+    response = client.post(
+        "/portal/api-clients/new/", {"name": "ERP", "scopes": ["root"], "tier": "STANDARD"}
+    )
     assert response.status_code == 400
     assert "scopes" in response.context["form"].errors
     assert not ApiClient.objects.exists()
@@ -173,11 +219,15 @@ def test_documents_check_content_and_size(client, make_user, settings, tmp_path)
     user = make_user(Role.CUSTOMER)
     MembershipFactory(user=user)
     client.force_login(user)
-    fake = SimpleUploadedFile("passport.pdf", b"MZ\x90\x00 not a pdf", content_type="application/pdf")
+    fake = SimpleUploadedFile(
+        "passport.pdf", b"MZ\x90\x00 not a pdf", content_type="application/pdf"
+    )
     response = client.post("/portal/documents/", {"kind": "IDENTITY", "file": fake})
     assert response.status_code == 400
     assert "PDF, JPEG" in " ".join(response.context["form"].errors["file"])
-    big = SimpleUploadedFile("scan.png", b"\x89PNG\r\n\x1a\n" + b"0" * (10 * 1024 * 1024), content_type="image/png")
+    big = SimpleUploadedFile(
+        "scan.png", b"\x89PNG\r\n\x1a\n" + b"0" * (10 * 1024 * 1024), content_type="image/png"
+    )
     assert client.post("/portal/documents/", {"kind": "IDENTITY", "file": big}).status_code == 400
     real = SimpleUploadedFile("id.pdf", b"%PDF-1.7\n" + b"x" * 100, content_type="application/pdf")
     assert client.post("/portal/documents/", {"kind": "IDENTITY", "file": real}).status_code == 302
