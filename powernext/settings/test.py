@@ -25,3 +25,6 @@ ALLOWED_HOSTS = ["*"]
 # Serve static files straight from the source folders, as `runserver` does.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+# Lets two test runs on one machine (say, two checkouts) use separate databases.
+DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", "test_powernext")}  # noqa: F405
