@@ -126,3 +126,16 @@ PARAMETER_DEFAULTS: dict[str, object] = {
     "document_retention_days": 365,
     "export_retention_days": 7,
 }
+
+
+def phone_normalise(raw: str) -> str:
+    """Store phones without separators, French national numbers as +33.
+
+    One stored shape lets the console find a number however it was typed.
+    """
+    compact = "".join(ch for ch in raw if ch.isdigit() or ch == "+")
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    if len(compact) == 10 and compact.startswith("0"):
+        compact = "+33" + compact[1:]
+    return compact

@@ -1,7 +1,30 @@
-"""OAuth2 glue: a client may only ask for the scopes its ApiClient was granted."""
+"""OAuth2 glue for business integrations (client credentials, django-oauth-toolkit).
+
+- A client may only ask for the scopes its ApiClient was granted (`ApiClientScopes`).
+- Only the application of an active (not revoked) ApiClient may get a token or use one
+  (`ApiClientValidator`): without it, a revoked client asking for no scope in particular
+  would still be issued a token with an empty scope.
+- `api_client_of` tells the API which ApiClient a request acts for (there is no user
+  with client credentials: `request.auth` is the AccessToken).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from django.conf import settings
+from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.scopes import BaseScopes
+
+if TYPE_CHECKING:
+    from .models import ApiClient
+
+
+def _active_api_client(application) -> ApiClient | None:
+    client = getattr(application, "api_client", None) if application is not None else None
+    if client is None or client.revoked_at is not None:
+        return None
+    return client
 
 
 class ApiClientScopes(BaseScopes):
@@ -9,10 +32,41 @@ class ApiClientScopes(BaseScopes):
         return settings.API_SCOPES
 
     def get_available_scopes(self, application=None, request=None, *args, **kwargs):
-        client = getattr(application, "api_client", None) if application else None
-        if client is None or client.revoked_at is not None:
-            return []
-        return client.scope_list
+        client = _active_api_client(application)
+        return client.scope_list if client is not None else []
 
     def get_default_scopes(self, application=None, request=None, *args, **kwargs):
         return self.get_available_scopes(application, request)
+
+
+class ApiClientValidator(OAuth2Validator):
+    """Refuse applications that are not an active ApiClient, at the token endpoint and after."""
+
+    def authenticate_client(self, request, *args, **kwargs):
+        if not super().authenticate_client(request, *args, **kwargs):
+            return False
+        # A revoked client fails like a wrong secret: 401 invalid_client, no token.
+        return _active_api_client(request.client) is not None
+
+    def validate_bearer_token(self, token, scopes, request):
+        if not super().validate_bearer_token(token, scopes, request):
+            return False
+        # `api_client_revoke` deletes the tokens; this also covers one issued meanwhile.
+        if _active_api_client(request.access_token.application) is not None:
+            return True
+        request.access_token = None
+        request.client = None
+        request.oauth2_error = {
+            "error": "invalid_token",
+            "error_description": "The API access of this client was revoked.",
+        }
+        return False
+
+
+def api_client_of(request) -> ApiClient | None:
+    """The ApiClient a DRF request was authenticated as, or None (session, anonymous)."""
+    token = getattr(request, "auth", None)
+    application = getattr(token, "application", None)
+    if application is None or not hasattr(token, "scope"):
+        return None
+    return _active_api_client(application)

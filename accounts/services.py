@@ -94,7 +94,7 @@ def user_upsert(
         user.is_superuser = role == Role.ADMIN
         user.first_name = first_name or user.first_name
         user.last_name = last_name or user.last_name
-        user.phone = phone or user.phone
+        user.phone = domain.phone_normalise(phone) if phone else user.phone
         user.set_password(password)
         user.save()
         if totp_secret_hex is not None:
@@ -314,6 +314,8 @@ def account_contact_update(
     unknown = set(values) - allowed
     if unknown:
         raise AccountsError(f"Not editable here: {', '.join(sorted(unknown))}.")
+    if values.get("phone"):
+        values["phone"] = domain.phone_normalise(values["phone"])
     with transaction.atomic():
         account = Account.objects.select_for_update().get(pk=account.pk)
         changes = _apply(account, values)
@@ -716,9 +718,10 @@ def data_export_request(*, account: Account, user: User, now: datetime) -> DataE
 
 
 def _enqueue_export(export_id: int) -> None:
-    from .tasks import data_export_build_task
+    # By name: services sit below tasks and must not import them.
+    from celery import current_app
 
-    data_export_build_task.delay(export_id=export_id)
+    current_app.tasks["accounts.tasks.data_export_build_task"].delay(export_id=export_id)
 
 
 def data_export_build(*, export_id: int, now: datetime) -> DataExport:

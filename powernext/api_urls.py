@@ -1,11 +1,14 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from accounts.api import MeView
+from accounts.api import AccountMeView, MeView, SupplyPointDetailView, SupplyPointListView
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("users/me", MeView.as_view(), name="api-users-me"),
+    path("accounts/me", AccountMeView.as_view(), name="api-accounts-me"),
+    path("supply-points/", SupplyPointListView.as_view(), name="api-supply-points"),
+    path("supply-points/<int:pk>", SupplyPointDetailView.as_view(), name="api-supply-point"),
 ]

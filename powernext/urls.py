@@ -1,8 +1,14 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from oauth2_provider import urls as oauth2_urls
 
 from . import views
+
+# OAuth2 for business integrations (client credentials only): token, revocation and
+# introspection. The authorisation-code and device flows are not offered.
+OAUTH2_ROUTES = {"token", "revoke-token", "introspect"}
+oauth2_patterns = [p for p in oauth2_urls.base_urlpatterns if p.name in OAUTH2_ROUTES]
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,6 +21,7 @@ urlpatterns = [
     path("field/", include("outages.field_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("powernext.api_urls")),
+    path("o/", include((oauth2_patterns, "oauth2_provider"), namespace="oauth2_provider")),
 ]
 
 if settings.DEBUG:

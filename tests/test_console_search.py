@@ -19,11 +19,14 @@ def target(db):
         email="josephine.baker@example.fr",
         first_name="Joséphine",
         last_name="Baker",
-        phone="+33 6 12 34 56 78",
+        phone="+33612345678",
     )
     account = MembershipFactory(user=user, account__name="Joséphine Baker").account
-    account.phone = "+33 6 12 34 56 78"
-    account.save()
+    services.account_contact_update(
+        account=account, actor=None, channel="SYSTEM", now=now, phone="06 12 34 56 78"
+    )
+    account.refresh_from_db()
+    assert account.phone == "+33612345678"  # stored normalised
     premise = PremiseFactory(account=account, postcode="46300", city="Castelnaud")
     services.supply_point_add(
         premise=premise,

@@ -57,7 +57,7 @@ SENSITIVE = [
         "phone",
         "/portal/profile/phone/",
         {"phone": "+33 6 98 76 54 32"},
-        lambda u: u.accounts.get().phone == "+33 6 98 76 54 32",
+        lambda u: u.accounts.get().phone == "+33698765432",
     ),
     (
         "bank",

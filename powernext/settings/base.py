@@ -204,6 +204,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Hourly quota of each OAuth client by tier (atomic, in Redis); sessions are not counted.
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.ApiClientRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "powernext.api.exception_handler",
@@ -239,15 +241,20 @@ OAUTH2_PROVIDER = {
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
     "ALLOW_URI_WILDCARDS": False,
     "SCOPES_BACKEND_CLASS": "accounts.oauth.ApiClientScopes",
+    # Only an active (not revoked) ApiClient gets a token, and its tokens only work while so.
+    "OAUTH2_VALIDATOR_CLASS": "accounts.oauth.ApiClientValidator",
 }
-# Requests per hour for each API tier; overridable in the admin (Parameter table).
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
-API_RATE_LIMITS = {"STANDARD": 1000, "ENTERPRISE": 10000}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Power Next API",
     "DESCRIPTION": "Customer-service API of Power Next: accounts, supply points, "
-    "tickets, readings and invoices for business integrations.",
+    "tickets, readings and invoices for business integrations.\n\n"
+    "Business integrations authenticate with OAuth2 client credentials (`POST /o/token/`, "
+    "HTTP Basic with the client id and secret) and send `Authorization: Bearer <token>`. "
+    "Each client has an hourly quota set by its tier; every response to a client carries "
+    "`RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds), and a "
+    "refused request is a 429 with `Retry-After` (seconds).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -255,6 +262,13 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "OAUTH2_FLOWS": ["clientCredentials"],
+    "OAUTH2_TOKEN_URL": "/o/token/",
+    "OAUTH2_SCOPES": API_SCOPES,
+    "ENUM_NAME_OVERRIDES": {
+        "LanguageEnum": [("fr", "Français"), ("en", "English")],
+        "NotifyChannelEnum": "accounts.models.NotifyChannel",
+    },
 }
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)

@@ -9,7 +9,14 @@ from playwright.sync_api import expect
 
 from accounts import services
 from accounts.models import AuditEntry, Parameter, Role, User
-from tests.factories import PASSWORD, MembershipFactory, PremiseFactory, UserFactory, add_totp, totp_now
+from tests.factories import (
+    PASSWORD,
+    MembershipFactory,
+    PremiseFactory,
+    UserFactory,
+    add_totp,
+    totp_now,
+)
 
 from .conftest import DESKTOP, PHONE
 
@@ -57,15 +64,27 @@ def test_customer_changes_email_with_step_up(live_server, page_factory, shot):
     assert User.objects.get(pk=customer.pk).email == "claire.devaux@example.fr"
     entry = AuditEntry.objects.get(field="email")
     assert (entry.old_value, entry.new_value, entry.channel) == (
-        "claire@example.fr", "claire.devaux@example.fr", "PORTAL")
+        "claire@example.fr",
+        "claire.devaux@example.fr",
+        "PORTAL",
+    )
 
 
 def test_agent_finds_customer_by_prm(live_server, page_factory, shot):
     customer = UserFactory(role=Role.CUSTOMER, email="marcel.pagnol@example.fr", last_name="Pagnol")
     account = MembershipFactory(user=customer, account__name="Marcel Pagnol").account
-    premise = PremiseFactory(account=account, address="6 boulevard Longchamp", postcode="13001", city="Marseille")
-    services.supply_point_add(premise=premise, market="FR_PRM", identifier="25896314702587",
-                              subscribed_kva="9", actor=None, channel="SYSTEM", now=timezone.now())
+    premise = PremiseFactory(
+        account=account, address="6 boulevard Longchamp", postcode="13001", city="Marseille"
+    )
+    services.supply_point_add(
+        premise=premise,
+        market="FR_PRM",
+        identifier="25896314702587",
+        subscribed_kva="9",
+        actor=None,
+        channel="SYSTEM",
+        now=timezone.now(),
+    )
     for i in range(5):
         MembershipFactory(account__name=f"Autre client {i}")
     agent = UserFactory(role=Role.AGENT, email="agent@powernext.example", first_name="Lucas")
