@@ -47,7 +47,31 @@ class AccountAdmin(admin.ModelAdmin):
     list_display = ["number", "name", "type", "created_at"]
     list_filter = ["type"]
     search_fields = ["number", "name"]
+    readonly_fields = ["number", "status", "created_at"]
     inlines = [MembershipInline, PremiseInline]
+
+    def save_model(self, request, obj, form, change):
+        """Changes made here land in the audit trail like any other channel's."""
+        from django.utils import timezone
+
+        from .models import AuditChannel
+        from .services import audit_record
+
+        before = (
+            type(obj).objects.filter(pk=obj.pk).values(*form.changed_data).first()
+            if change
+            else None
+        )
+        super().save_model(request, obj, form, change)
+        if before is not None:
+            audit_record(
+                account=obj,
+                actor=request.user,
+                channel=AuditChannel.ADMIN,
+                obj=obj,
+                changes={f: (before[f], getattr(obj, f)) for f in form.changed_data if f in before},
+                now=timezone.now(),
+            )
 
 
 @admin.register(SlaPackage)

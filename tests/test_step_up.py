@@ -232,3 +232,57 @@ def test_documents_check_content_and_size(client, make_user, settings, tmp_path)
     real = SimpleUploadedFile("id.pdf", b"%PDF-1.7\n" + b"x" * 100, content_type="application/pdf")
     assert client.post("/portal/documents/", {"kind": "IDENTITY", "file": real}).status_code == 302
     assert user.accounts.get().documents.get().content_type == "application/pdf"
+
+
+def test_removing_a_business_user_needs_recent_totp(client, owner):
+    account = owner.accounts.get()
+    clerk = MembershipFactory(account=account, role=MemberRole.VIEWER)
+    with time_machine.travel("2026-10-25 01:30:00+00:00", tick=False):
+        sign_in(client, owner, step_up_at=timezone.now() - timedelta(minutes=10, seconds=1))
+        refused = client.post(f"/portal/users/{clerk.pk}/remove/")
+        assert refused["Location"].startswith("/accounts/otp/step-up/")
+        assert AccountMembership.objects.filter(pk=clerk.pk).exists()
+        sign_in(client, owner, step_up_at=timezone.now())
+        assert client.post(f"/portal/users/{clerk.pk}/remove/").status_code == 302
+        assert not AccountMembership.objects.filter(pk=clerk.pk).exists()
+        entry = AuditEntry.objects.get(field=f"member:{clerk.user.email}")
+        assert (entry.old_value, entry.new_value) == ("VIEWER", "")
+
+
+def test_last_owner_cannot_be_removed(client, owner):
+    from accounts import services
+
+    account = owner.accounts.get()
+    admin_member = MembershipFactory(account=account, role=MemberRole.ADMIN)
+    with pytest.raises(services.MemberRefused):
+        services.business_member_remove(
+            account=account,
+            membership_id=account.memberships.get(role="OWNER").pk,
+            actor=admin_member.user,
+            channel="PORTAL",
+            now=timezone.now(),
+        )
+
+
+def test_admin_site_changes_are_audited(client, make_user, login):
+    admin_user = make_user(Role.ADMIN, is_staff=True, is_superuser=True)
+    account = MembershipFactory().account
+    login(admin_user)
+    page = client.get(f"/admin/accounts/account/{account.pk}/change/")
+    assert page.status_code == 200
+    form = page.context["adminform"].form
+    data = {k: ("" if v is None else v) for k, v in form.initial.items() if k in form.fields}
+    data.update(
+        {
+            "name": "Nouveau Nom",
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+            "premises-TOTAL_FORMS": "0",
+            "premises-INITIAL_FORMS": "0",
+        }
+    )
+    data = {k: v for k, v in data.items() if v is not False}
+    response = client.post(f"/admin/accounts/account/{account.pk}/change/", data)
+    assert response.status_code == 302, response.content[:2000]
+    entry = AuditEntry.objects.get(field="name")
+    assert entry.channel == "ADMIN" and entry.new_value == "Nouveau Nom"
