@@ -125,6 +125,10 @@ PARAMETER_DEFAULTS: dict[str, object] = {
     "api_rate_per_hour_enterprise": 10000,
     "document_retention_days": 365,
     "export_retention_days": 7,
+    # tickets
+    "escalation_ack_hours": 4,
+    "ticket_reopen_days": 7,
+    "attachment_max_bytes": 10 * 1024 * 1024,
 }
 
 

@@ -242,3 +242,9 @@ def api_supply_points(*, api_client, user: User | None, number: str | None = Non
         .select_related("premise")
         .order_by("id")
     )
+
+
+def account_on_priority_register(*, account_id: int) -> bool:
+    from .models import PriorityRegistration
+
+    return PriorityRegistration.objects.filter(account_id=account_id, active=True).exists()

@@ -14,6 +14,10 @@ app.autodiscover_tasks()
 app.autodiscover_tasks(["powernext"])
 
 app.conf.beat_schedule = {
+    "tickets-clocks-sweep": {
+        "task": "tickets.tasks.clocks_sweep_task",
+        "schedule": 60.0,
+    },
     "accounts-sessions-purge": {
         "task": "accounts.tasks.sessions_purge_task",
         "schedule": crontab(hour=3, minute=17),

@@ -1,5 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class TicketsConfig(AppConfig):
     name = "tickets"
+    verbose_name = _("Demandes")
+
+    def ready(self) -> None:
+        from . import tasks  # noqa: F401 - register tasks in every process

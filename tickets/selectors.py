@@ -1,0 +1,191 @@
+"""Reads of the tickets app."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from django.db.models import Count, Min, Prefetch, Q, QuerySet
+
+from .domain import calendar as bcal
+from .models import Calendar, ClockInstance, Escalation, Message, SlaPolicy, Ticket, TicketEvent
+
+
+def business_calendar(*, calendar: Calendar, years: range) -> bcal.BusinessCalendar:
+    """The pure calendar for a stored one, with its public holidays for `years`."""
+    windows = {
+        int(day): tuple(
+            bcal.Window(time.fromisoformat(start), time.fromisoformat(end)) for start, end in spans
+        )
+        for day, spans in calendar.windows.items()
+    }
+    closed = {date.fromisoformat(d) for d in calendar.extra_closed_dates}
+    if calendar.holiday_country:
+        closed |= bcal.public_holidays(
+            calendar.holiday_country, years, calendar.holiday_subdivision or None
+        )
+    return bcal.BusinessCalendar(tz=calendar.tz, windows=windows, closed_dates=frozenset(closed))
+
+
+def years_around(instant: datetime) -> range:
+    return range(instant.year - 1, instant.year + 3)
+
+
+def policy_for(
+    *,
+    queue: str,
+    priority: str,
+    channel: str,
+    sla_package: str | None,
+    priority_register: bool,
+    safety: bool,
+    complaint: bool,
+) -> SlaPolicy | None:
+    """The first active policy, by rank, whose every set condition matches."""
+    facts = {
+        "match_queue": queue,
+        "match_priority": priority,
+        "match_channel": channel,
+        "match_sla_package": sla_package or "",
+    }
+    policies = SlaPolicy.objects.filter(active=True).prefetch_related("clocks__calendar")
+    for policy in policies.order_by("rank", "id"):
+        if any(getattr(policy, f) and getattr(policy, f) != v for f, v in facts.items()):
+            continue
+        flags = {
+            "match_priority_register": priority_register,
+            "match_safety": safety,
+            "match_complaint": complaint,
+        }
+        if any(
+            getattr(policy, f) is not None and getattr(policy, f) != v for f, v in flags.items()
+        ):
+            continue
+        return policy
+    return None
+
+
+def queue_overview(*, now: datetime) -> list[dict]:
+    """Per queue: open count, oldest ticket, clocks at risk and breached."""
+    from .models import Queue
+
+    open_q = Q(status__in=["NEW", "OPEN", "WAITING_CUSTOMER", "WAITING_THIRD_PARTY"])
+    rows = {
+        r["queue"]: r
+        for r in Ticket.objects.filter(open_q)
+        .values("queue")
+        .annotate(
+            total=Count("id"),
+            unassigned=Count("id", filter=Q(assignee__isnull=True)),
+            oldest=Min("created_at"),
+        )
+    }
+    clocks = {
+        r["ticket__queue"]: r
+        for r in ClockInstance.objects.filter(
+            status__in=["RUNNING", "BREACHED"], ticket__in=Ticket.objects.filter(open_q)
+        )
+        .values("ticket__queue")
+        .annotate(
+            at_risk=Count("id", filter=Q(status="RUNNING", warn_at__lte=now)),
+            breached=Count("id", filter=Q(status="BREACHED")),
+        )
+    }
+    return [
+        {
+            "queue": queue,
+            "total": rows.get(queue, {}).get("total", 0),
+            "unassigned": rows.get(queue, {}).get("unassigned", 0),
+            "oldest": rows.get(queue, {}).get("oldest"),
+            "at_risk": clocks.get(queue, {}).get("at_risk", 0),
+            "breached": clocks.get(queue, {}).get("breached", 0),
+        }
+        for queue in Queue.values
+    ]
+
+
+def queue_tickets(*, queue: str | None, limit: int = 100) -> QuerySet[Ticket]:
+    qs = Ticket.objects.filter(
+        status__in=["NEW", "OPEN", "WAITING_CUSTOMER", "WAITING_THIRD_PARTY"]
+    )
+    if queue:
+        qs = qs.filter(queue=queue)
+    return (
+        qs.select_related("account", "assignee")
+        .prefetch_related(
+            Prefetch(
+                "clocks",
+                queryset=ClockInstance.objects.filter(
+                    status__in=["RUNNING", "PAUSED", "BREACHED"]
+                ).order_by("due_at"),
+                to_attr="live_clocks",
+            )
+        )
+        .order_by("-urgency_rank", "created_at")[:limit]
+    )
+
+
+def ticket_workspace(*, reference: str) -> Ticket:
+    from django.shortcuts import get_object_or_404
+
+    return get_object_or_404(
+        Ticket.objects.select_related(
+            "account", "assignee", "requester", "supply_point", "policy"
+        ).prefetch_related(
+            Prefetch(
+                "messages",
+                queryset=Message.objects.select_related("author")
+                .prefetch_related("attachments")
+                .order_by("created_at", "id"),
+            ),
+            Prefetch(
+                "events", queryset=TicketEvent.objects.select_related("actor").order_by("at", "id")
+            ),
+            Prefetch(
+                "clocks",
+                queryset=ClockInstance.objects.select_related("calendar").order_by(
+                    "started_at", "id"
+                ),
+            ),
+            Prefetch(
+                "escalations",
+                queryset=Escalation.objects.select_related("acknowledged_by").order_by(
+                    "created_at"
+                ),
+            ),
+        ),
+        reference=reference,
+    )
+
+
+def customer_tickets(*, account_id: int) -> QuerySet[Ticket]:
+    return Ticket.objects.filter(account_id=account_id, merged_into__isnull=True).order_by(
+        "-created_at"
+    )
+
+
+def customer_ticket(*, account_id: int, reference: str) -> Ticket:
+    from django.shortcuts import get_object_or_404
+
+    return get_object_or_404(
+        Ticket.objects.prefetch_related(
+            Prefetch(
+                "messages",
+                queryset=Message.objects.filter(visibility="PUBLIC")
+                .select_related("author")
+                .prefetch_related("attachments")
+                .order_by("created_at", "id"),
+                to_attr="public_messages",
+            ),
+            Prefetch("clocks", queryset=ClockInstance.objects.order_by("started_at", "id")),
+        ),
+        account_id=account_id,
+        reference=reference,
+    )
+
+
+def escalations_waiting(*, limit: int = 50) -> QuerySet[Escalation]:
+    return (
+        Escalation.objects.filter(acknowledged_at__isnull=True)
+        .select_related("ticket", "ticket__account")
+        .order_by("ack_due_at")[:limit]
+    )
