@@ -143,3 +143,17 @@ def phone_normalise(raw: str) -> str:
     if len(compact) == 10 and compact.startswith("0"):
         compact = "+33" + compact[1:]
     return compact
+
+
+# --- Uploaded files: trust the content, not the name ----------------------
+
+FILE_SIGNATURES = {
+    b"%PDF-": "application/pdf",
+    b"\xff\xd8\xff": "image/jpeg",
+    b"\x89PNG\r\n\x1a\n": "image/png",
+}
+
+
+def sniff_file_type(head: bytes) -> str | None:
+    """The real type of a PDF, JPEG or PNG from its first bytes, else None."""
+    return next((kind for magic, kind in FILE_SIGNATURES.items() if head.startswith(magic)), None)

@@ -248,3 +248,43 @@ def account_on_priority_register(*, account_id: int) -> bool:
     from .models import PriorityRegistration
 
     return PriorityRegistration.objects.filter(account_id=account_id, active=True).exists()
+
+
+def account_supply_points(*, account_id: int) -> list:
+    from .models import SupplyPoint
+
+    return list(
+        SupplyPoint.objects.filter(premise__account_id=account_id)
+        .select_related("premise")
+        .order_by("id")
+    )
+
+
+def account_by_number(*, number: str) -> Account | None:
+    return Account.objects.filter(number=number.replace(" ", "")).first()
+
+
+def customer_summary(*, account_id: int) -> Account:
+    """The 360° facts an agent needs beside a ticket, in a fixed number of queries."""
+    from .models import PriorityRegistration, SupplyPoint
+
+    return (
+        Account.objects.select_related("sla_package", "account_manager")
+        .prefetch_related(
+            Prefetch(
+                "memberships",
+                queryset=AccountMembership.objects.select_related("user").order_by("id"),
+            ),
+            Prefetch(
+                "premises",
+                queryset=Premise.objects.order_by("id").prefetch_related(
+                    Prefetch("supply_points", queryset=SupplyPoint.objects.order_by("id"))
+                ),
+            ),
+            Prefetch(
+                "priority_registration",
+                queryset=PriorityRegistration.objects.filter(active=True),
+            ),
+        )
+        .get(pk=account_id)
+    )

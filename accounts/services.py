@@ -590,22 +590,11 @@ def supply_point_add(
 
 # --- Documents --------------------------------------------------------------
 
-DOCUMENT_SIGNATURES = {
-    b"%PDF-": "application/pdf",
-    b"\xff\xd8\xff": "image/jpeg",
-    b"\x89PNG\r\n\x1a\n": "image/png",
-}
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
 
 
 class DocumentRejected(AccountsError):
     pass
-
-
-def _sniff(head: bytes) -> str | None:
-    return next(
-        (kind for magic, kind in DOCUMENT_SIGNATURES.items() if head.startswith(magic)), None
-    )
 
 
 def document_upload(
@@ -622,7 +611,7 @@ def document_upload(
         raise DocumentRejected("The file is larger than 10 MB.")
     head = uploaded.read(16)
     uploaded.seek(0)
-    content_type = _sniff(head)
+    content_type = domain.sniff_file_type(head)
     if content_type is None:
         raise DocumentRejected("Only PDF, JPEG and PNG files are accepted.")
     retention = timedelta(days=int(parameter_get(key="document_retention_days")))

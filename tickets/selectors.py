@@ -189,3 +189,72 @@ def escalations_waiting(*, limit: int = 50) -> QuerySet[Escalation]:
         .select_related("ticket", "ticket__account")
         .order_by("ack_due_at")[:limit]
     )
+
+
+def clock_rows(*, clocks, now: datetime) -> list[dict]:
+    """Each clock with the time left, counted in the clock's own kind of time."""
+    rows = []
+    calendars: dict[int, bcal.BusinessCalendar] = {}
+    for clock in clocks:
+        left = None
+        if clock.status == "RUNNING" and clock.due_at:
+            if clock.unit == "CLOCK_HOURS":
+                left = (clock.due_at - now).total_seconds()
+            else:
+                if clock.calendar_id not in calendars:
+                    calendars[clock.calendar_id] = business_calendar(
+                        calendar=clock.calendar, years=years_around(now)
+                    )
+                cal = calendars[clock.calendar_id]
+                left = (
+                    bcal.business_seconds_between(cal, now, clock.due_at)
+                    if clock.due_at > now
+                    else -bcal.business_seconds_between(cal, clock.due_at, now)
+                )
+        rows.append(
+            {
+                "clock": clock,
+                "left_seconds": left,
+                "left_text": _duration_text(left) if left is not None else "",
+                "state": (
+                    "breached"
+                    if clock.status == "BREACHED" or (left is not None and left < 0)
+                    else "at_risk"
+                    if clock.status == "RUNNING" and clock.warn_at and clock.warn_at <= now
+                    else clock.status.lower()
+                ),
+            }
+        )
+    return rows
+
+
+def _duration_text(seconds: float) -> str:
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(int(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{sign}{days} j {hours} h"
+    if hours:
+        return f"{sign}{hours} h {minutes:02d}"
+    return f"{sign}{minutes} min"
+
+
+def canned_responses(*, ticket: Ticket) -> list[dict]:
+    """Canned answers for the ticket's queue, with the placeholders filled in."""
+    from .models import CannedResponse
+
+    values = {
+        "customer_name": ticket.requester_name or (ticket.account.name if ticket.account else ""),
+        "reference": ticket.reference,
+        "account_number": ticket.account.number if ticket.account else "",
+        "agent_name": ticket.assignee.get_full_name() if ticket.assignee else "",
+    }
+    rows = CannedResponse.objects.filter(Q(queue="") | Q(queue=ticket.queue)).order_by("title")
+    return [{"title": r.title, "body": r.body.format_map(_Missing(values))} for r in rows]
+
+
+class _Missing(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"

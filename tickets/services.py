@@ -328,6 +328,42 @@ def ticket_escalate(*, ticket: Ticket, actor: User, reason: str, now: datetime) 
 # --- Tickets ------------------------------------------------------------------
 
 
+class AttachmentRejected(TicketError):
+    pass
+
+
+def _check_attachments(files) -> list[tuple[object, str]]:
+    """Validate every file before anything is written: type by content, size by limit."""
+    from accounts.domain import sniff_file_type
+    from accounts.selectors import parameter_get
+
+    limit = int(parameter_get(key="attachment_max_bytes"))
+    checked = []
+    for upload in files or []:
+        if upload.size > limit:
+            raise AttachmentRejected(f"{upload.name}: larger than {limit // (1024 * 1024)} MB.")
+        head = upload.read(16)
+        upload.seek(0)
+        kind = sniff_file_type(head)
+        if kind is None:
+            raise AttachmentRejected(f"{upload.name}: only PDF, JPEG and PNG files are accepted.")
+        checked.append((upload, kind))
+    return checked
+
+
+def _store_attachments(message: Message, checked) -> None:
+    import secrets
+
+    from .models import Attachment
+
+    for upload, kind in checked:
+        attachment = Attachment(
+            message=message, name=upload.name[:200], content_type=kind, size=upload.size
+        )
+        attachment.file.save(secrets.token_hex(16), upload, save=False)
+        attachment.save()
+
+
 def _customer_email(ticket: Ticket) -> str | None:
     if ticket.requester_id and ticket.requester.email:
         return ticket.requester.email
@@ -368,7 +404,9 @@ def ticket_create(
     declared_safety: bool = False,
     details: dict | None = None,
     actor: User | None = None,
+    attachments=None,
 ) -> Ticket:
+    checked = _check_attachments(attachments)
     if channel not in Channel.values:
         raise TicketError(f"Unknown channel {channel!r}.")
     if category not in routing.CATEGORY_QUEUE:
@@ -407,7 +445,7 @@ def ticket_create(
             created_at=now,
             last_activity_at=now,
         )
-        Message.objects.create(
+        first = Message.objects.create(
             ticket=ticket,
             author=requester if requester and requester.role == Role.CUSTOMER else actor,
             from_customer=True,
@@ -416,6 +454,7 @@ def ticket_create(
             body=body,
             created_at=now,
         )
+        _store_attachments(first, checked)
         _event(
             ticket,
             kind="CREATED",
@@ -506,9 +545,11 @@ def ticket_reply(
     from_customer: bool = False,
     channel: str | None = None,
     email_message_id: str = "",
+    attachments=None,
 ) -> Message:
     from accounts.selectors import parameter_get
 
+    checked = _check_attachments(attachments)
     if not body.strip():
         raise TicketError("A message needs some text.")
     if from_customer and internal:
@@ -527,6 +568,7 @@ def ticket_reply(
             created_at=now,
             email_message_id=email_message_id,
         )
+        _store_attachments(message, checked)
         ticket.last_activity_at = now
         ticket.save(update_fields=["last_activity_at"])
         _stop_clocks(ticket, event="ACTIVITY", now=now)

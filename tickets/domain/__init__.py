@@ -1,0 +1,1 @@
+"""Pure rules of the tickets app: states, routing, business-time arithmetic."""
