@@ -1,5 +1,6 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .models import CannedResponse, Status
 
@@ -17,7 +18,7 @@ CUSTOMER_CATEGORIES = [
 STAFF_CATEGORIES = [
     *CUSTOMER_CATEGORIES,
     ("OUTAGE", _("Panne")),
-    ("SAFETY", _("Sécurité")),
+    ("SAFETY", pgettext_lazy("safety", "Sécurité")),
     ("STREETLIGHT", _("Éclairage public")),
     ("CONTRACT", _("Contrat professionnel")),
 ]
