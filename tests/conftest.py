@@ -43,3 +43,27 @@ def login(client):
         return client
 
     return do
+
+
+@pytest.fixture(autouse=True)
+def _reference_data(request):
+    """Rows that data migrations create (SLA packages, SLA policies, calendars).
+
+    A transactional test flushes the database afterwards, migration data
+    included, so every database test puts them back (idempotently).
+    """
+    import importlib
+
+    marker = request.node.get_closest_marker("django_db")
+    names = set(request.fixturenames)
+    if not (marker or names & {"db", "transactional_db", "live_server"}):
+        return
+    transactional = bool(
+        names & {"transactional_db", "live_server"}
+        or (marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
+    )
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from django.apps import apps
+
+    importlib.import_module("accounts.migrations.0004_sla_packages").create(apps, None)
+    importlib.import_module("tickets.migrations.0002_default_policies").create(apps, None)

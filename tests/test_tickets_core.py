@@ -376,7 +376,7 @@ def test_survey_answer_once_by_signed_link(account, customer):
 # --- Concurrency against the real PostgreSQL -------------------------------------
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_take_next_never_hands_out_a_ticket_twice():
     owner = UserFactory()
     account = MembershipFactory(user=owner).account
@@ -421,7 +421,7 @@ def test_take_next_never_hands_out_a_ticket_twice():
     assert Ticket.objects.filter(assignee__isnull=True).count() == 0
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_sweeps_send_nothing_twice():
     owner = UserFactory()
     account = MembershipFactory(user=owner).account
