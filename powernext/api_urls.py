@@ -2,6 +2,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from accounts.api import AccountMeView, MeView, SupplyPointDetailView, SupplyPointListView
+from tickets.api import TicketDetailView, TicketListCreateView
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -11,4 +12,6 @@ urlpatterns = [
     path("accounts/me", AccountMeView.as_view(), name="api-accounts-me"),
     path("supply-points/", SupplyPointListView.as_view(), name="api-supply-points"),
     path("supply-points/<int:pk>", SupplyPointDetailView.as_view(), name="api-supply-point"),
+    path("tickets/", TicketListCreateView.as_view(), name="api-tickets"),
+    path("tickets/<str:reference>", TicketDetailView.as_view(), name="api-ticket"),
 ]

@@ -3,6 +3,8 @@ from django.contrib import admin
 from django.urls import include, path
 from oauth2_provider import urls as oauth2_urls
 
+from tickets import webhooks
+
 from . import views
 
 # OAuth2 for business integrations (client credentials only): token, revocation and
@@ -25,6 +27,8 @@ urlpatterns = [
     path("field/", include("outages.field_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("powernext.api_urls")),
+    # Signed by an HMAC of the body, not a session: see docs/social-webhook.md.
+    path("webhooks/social/", webhooks.social_webhook, name="webhook-social"),
     path("o/", include((oauth2_patterns, "oauth2_provider"), namespace="oauth2_provider")),
 ]
 

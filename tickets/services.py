@@ -365,11 +365,17 @@ def _store_attachments(message: Message, checked) -> None:
 
 
 def _customer_email(ticket: Ticket) -> str | None:
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
     if ticket.requester_id and ticket.requester.email:
         return ticket.requester.email
-    if "@" in ticket.requester_contact:
-        return ticket.requester_contact
-    return None
+    try:
+        # A social handle like "@name on x" is a contact, not an address.
+        validate_email(ticket.requester_contact)
+    except ValidationError:
+        return None
+    return ticket.requester_contact
 
 
 def _notify(ticket: Ticket, *, kind: str, body: str = "") -> None:

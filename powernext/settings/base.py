@@ -212,6 +212,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 50,
 }
+# Shared secret that signs the social-media platform's webhook calls (HMAC-SHA256).
+SOCIAL_WEBHOOK_SECRET = env("SOCIAL_WEBHOOK_SECRET", default="")
+
 # B2B integrations: OAuth2 client credentials (django-oauth-toolkit).
 API_SCOPES = {
     "readings:read": "Read consumption and meter readings",
