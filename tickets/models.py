@@ -2,6 +2,7 @@
 surveys and contact records. Thin data: the rules live in domain/ and services.py."""
 
 from django.db import models
+from django.db.models.fields.json import KeyTransform
 from django.utils.translation import gettext_lazy as _
 
 
@@ -110,6 +111,9 @@ class Ticket(models.Model):
                 name="ticket_take_next",
                 condition=models.Q(assignee__isnull=True, status__in=["NEW", "OPEN"]),
             ),
+            # Inbound mail and social messages find their ticket by these keys.
+            models.Index(KeyTransform("email_message_id", "details"), name="ticket_email_msgid"),
+            models.Index(KeyTransform("social_thread", "details"), name="ticket_social_thread"),
         ]
 
     def __str__(self) -> str:
