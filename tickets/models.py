@@ -338,12 +338,22 @@ class Escalation(models.Model):
     level = models.CharField(max_length=10, choices=EscalationLevel.choices)
     reason = models.CharField(max_length=200)
     created_at = models.DateTimeField()
-    ack_due_at = models.DateTimeField(db_index=True)
+    ack_due_at = models.DateTimeField()
     acknowledged_by = models.ForeignKey(
         "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     timed_out_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # Only escalations still waiting are swept, however many are stored.
+            models.Index(
+                fields=["ack_due_at"],
+                name="escalation_waiting",
+                condition=models.Q(acknowledged_at__isnull=True, timed_out_at__isnull=True),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.ticket_id} → {self.level}"
@@ -372,7 +382,7 @@ class Complaint(models.Model):
         "accounts.User", null=True, on_delete=models.SET_NULL, related_name="+"
     )
     flag_source = models.CharField(max_length=10)  # AGENT | KEYWORD | CATEGORY
-    deadline_at = models.DateTimeField(db_index=True)
+    deadline_at = models.DateTimeField()
     deadlock_letter_at = models.DateTimeField(null=True, blank=True)
     deadlock_letter = models.FileField(upload_to="private/complaints/", blank=True)
     ombudsman_reference = models.CharField(max_length=60, blank=True)
@@ -382,6 +392,15 @@ class Complaint(models.Model):
     )
     remedy_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
     remedy_done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["deadline_at"],
+                name="complaint_awaiting_letter",
+                condition=models.Q(resolved=False, deadlock_letter_at__isnull=True),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"complaint on {self.ticket_id}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from functools import lru_cache
 
 from django.db.models import Count, Min, Prefetch, Q, QuerySet
 
@@ -20,10 +21,16 @@ def business_calendar(*, calendar: Calendar, years: range) -> bcal.BusinessCalen
     }
     closed = {date.fromisoformat(d) for d in calendar.extra_closed_dates}
     if calendar.holiday_country:
-        closed |= bcal.public_holidays(
-            calendar.holiday_country, years, calendar.holiday_subdivision or None
+        closed |= _holidays(
+            calendar.holiday_country, calendar.holiday_subdivision or None, tuple(years)
         )
     return bcal.BusinessCalendar(tz=calendar.tz, windows=windows, closed_dates=frozenset(closed))
+
+
+@lru_cache(maxsize=64)
+def _holidays(country: str, subdivision: str | None, years: tuple[int, ...]) -> frozenset[date]:
+    # Computing a country's holidays costs milliseconds; the sweep asks thousands of times.
+    return bcal.public_holidays(country, years, subdivision)
 
 
 def years_around(instant: datetime) -> range:

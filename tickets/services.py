@@ -185,54 +185,59 @@ def clocks_sweep(*, now: datetime, batch: int = 500) -> SweepResult:
     """Warn, breach and escalate every clock whose moment has come.
 
     Each batch is locked with SKIP LOCKED, so concurrent sweeps share the work,
-    and each alert is a unique row, so a crash between two steps or a second
-    sweep can neither lose nor repeat one.
+    and written set-wise; each alert is a unique row, so a crash between two
+    steps or a second sweep can neither lose nor repeat one.
     """
+    from django.db.models.functions import Coalesce
+
+    from accounts.selectors import parameter_get
+
     result = SweepResult()
+    ack_hours = int(parameter_get(key="escalation_ack_hours"))
     while True:
         with transaction.atomic():
-            due = list(
-                ClockInstance.objects.select_for_update(skip_locked=True, of=("self",))
-                .filter(status=ClockStatus.RUNNING, warned_at__isnull=True, warn_at__lte=now)
-                .order_by("warn_at")[:batch]
-            )
-            for clock in due:
-                _, created = ClockAlert.objects.get_or_create(
-                    clock=clock, kind="WARNING", defaults={"at": now}
+            # Clocks already past due are warned by the breach pass below.
+            ids = list(
+                ClockInstance.objects.select_for_update(skip_locked=True)
+                .filter(
+                    status=ClockStatus.RUNNING,
+                    warned_at__isnull=True,
+                    warn_at__lte=now,
+                    due_at__gt=now,
                 )
-                clock.warned_at = now
-                clock.save(update_fields=["warned_at"])
-                result.warnings += int(created)
-        if len(due) < batch:
+                .order_by("warn_at")
+                .values_list("pk", flat=True)[:batch]
+            )
+            ClockAlert.objects.bulk_create(
+                [ClockAlert(clock_id=pk, kind="WARNING", at=now) for pk in ids],
+                ignore_conflicts=True,
+            )
+            ClockInstance.objects.filter(pk__in=ids).update(warned_at=now)
+            result.warnings += len(ids)
+        if len(ids) < batch:
             break
     while True:
         with transaction.atomic():
             due = list(
                 ClockInstance.objects.select_for_update(skip_locked=True, of=("self",))
                 .filter(status=ClockStatus.RUNNING, breached_at__isnull=True, due_at__lte=now)
-                .select_related("ticket")
+                .select_related("ticket", "definition__policy", "definition__calendar")
                 .order_by("due_at")[:batch]
             )
+            ids = [clock.pk for clock in due]
+            ClockAlert.objects.bulk_create(
+                [ClockAlert(clock_id=pk, kind="BREACH", at=now) for pk in ids],
+                ignore_conflicts=True,
+            )
+            ClockInstance.objects.filter(pk__in=ids).update(
+                status=ClockStatus.BREACHED, breached_at=now, warned_at=Coalesce("warned_at", now)
+            )
+            result.breaches += len(ids)
+            escalating = [clock for clock in due if clock.escalate_to]
+            _escalate_many(escalating, now=now, ack_hours=ack_hours)
+            result.escalations += len(escalating)
             for clock in due:
-                _, created = ClockAlert.objects.get_or_create(
-                    clock=clock, kind="BREACH", defaults={"at": now}
-                )
-                clock.breached_at = now
-                clock.status = ClockStatus.BREACHED
-                if clock.warned_at is None:
-                    clock.warned_at = now
-                clock.save(update_fields=["breached_at", "status", "warned_at"])
-                result.breaches += int(created)
-                if created and clock.escalate_to:
-                    _escalate(
-                        clock.ticket,
-                        level=clock.escalate_to,
-                        reason=f"{clock.name} dépassé",
-                        actor=None,
-                        now=now,
-                    )
-                    result.escalations += 1
-                if created and clock.restarts_on_activity:
+                if clock.restarts_on_activity:
                     # An inactivity clock starts again, so a ticket left alone
                     # keeps surfacing until someone acts on it.
                     _start_clock(clock.ticket, clock.definition, now)
@@ -241,6 +246,39 @@ def clocks_sweep(*, now: datetime, batch: int = 500) -> SweepResult:
     result.timeouts = _escalation_timeouts(now=now, batch=batch)
     result.deadlocks = complaints_sweep(now=now, batch=batch)
     return result
+
+
+def _escalate_many(clocks: list[ClockInstance], *, now: datetime, ack_hours: int) -> None:
+    """The breach escalations of one sweep batch, written set-wise."""
+    if not clocks:
+        return
+    Escalation.objects.bulk_create(
+        Escalation(
+            ticket_id=c.ticket_id,
+            level=c.escalate_to,
+            reason=f"{c.name} dépassé",
+            created_at=now,
+            ack_due_at=now + timedelta(hours=ack_hours),
+        )
+        for c in clocks
+    )
+    TicketEvent.objects.bulk_create(
+        TicketEvent(
+            ticket_id=c.ticket_id,
+            kind="ESCALATED",
+            actor=None,
+            at=now,
+            from_value=c.ticket.escalation_level,
+            to_value=c.escalate_to,
+            note=f"{c.name} dépassé",
+        )
+        for c in clocks
+    )
+    by_level: dict[str, list[int]] = {}
+    for c in clocks:
+        by_level.setdefault(c.escalate_to, []).append(c.ticket_id)
+    for level, ticket_ids in by_level.items():
+        Ticket.objects.filter(pk__in=ticket_ids).update(escalation_level=level)
 
 
 def _escalate(
@@ -275,7 +313,8 @@ def _escalation_timeouts(*, now: datetime, batch: int) -> int:
                 ack_due_at__lte=now,
                 level=EscalationLevel.SUPERVISOR,
             )
-            .select_related("ticket")[:batch]
+            .select_related("ticket")
+            .order_by("ack_due_at")[:batch]
         )
         for escalation in late:
             escalation.timed_out_at = now
@@ -802,7 +841,8 @@ def complaints_sweep(*, now: datetime, batch: int = 200) -> int:
         late = list(
             Complaint.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(resolved=False, deadlock_letter_at__isnull=True, deadline_at__lte=now)
-            .select_related("ticket", "ticket__account")[:batch]
+            .select_related("ticket", "ticket__account")
+            .order_by("deadline_at")[:batch]
         )
         for complaint in late:
             deadlock_letter_issue(complaint=complaint, now=now, reason="deadline")
