@@ -463,3 +463,23 @@ def test_concurrent_sweeps_send_nothing_twice():
     # A sweep after a crash mid-way picks up only what is left: nothing.
     assert services.clocks_sweep(now=start + timedelta(hours=31)).breaches == 0
     assert ClockInstance.objects.filter(status="BREACHED").count() == 40
+
+
+def test_policy_edit_never_rewrites_a_running_clock(account, customer):
+    from tickets.models import ClockDefinition
+
+    start = paris("2026-06-01T10:00:00")
+    t = make_ticket(account, customer, start, category="OTHER")
+    clock = t.clocks.get(name="Première réponse 24 h")
+    ClockDefinition.objects.filter(pk=clock.definition_id).update(amount=2)
+    # A pause and resume recomputes the deadline from the clock's own copied terms.
+    services.ticket_transition(
+        ticket=t, target="WAITING_CUSTOMER", actor=None, now=start + timedelta(hours=1)
+    )
+    services.ticket_transition(ticket=t, target="OPEN", actor=None, now=start + timedelta(hours=2))
+    clock.refresh_from_db()
+    assert clock.amount == 24 and clock.policy_version == 1
+    assert clock.due_at == start + timedelta(hours=25)
+    # A new ticket gets the edited terms.
+    newer = make_ticket(account, customer, start, category="OTHER")
+    assert newer.clocks.get(name="Première réponse 24 h").due_at == start + timedelta(hours=2)
