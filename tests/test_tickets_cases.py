@@ -125,3 +125,24 @@ def test_agent_flags_a_complaint_and_escalates_up_the_ladder(client, world, logi
     response = client.post(f"/console/tickets/{t.reference}/escalate/", follow=True)
     assert "already with the complaints team" in response.content.decode()
     assert client.post(f"/console/tickets/{t.reference}/unknown-action/").status_code == 404
+
+
+def test_remedy_is_a_task_on_the_supervisor_page(client, world, login):
+    t = world["ticket"](category="COMPLAINT", subject="Réclamation", body="Litige")
+    complaint = Complaint.objects.get(ticket=t)
+    services.ombudsman_referral_record(
+        complaint=complaint,
+        reference="MNE-1",
+        decision="Avoir",
+        remedy_amount=Decimal("50.00"),
+        actor=world["agent"],
+        now=world["now"],
+    )
+    supervisor = UserFactory(role=Role.SUPERVISOR)
+    login(supervisor)
+    page = client.get("/supervisor/escalations/").content.decode()
+    assert "MNE-1" in page and "50,00" in page
+    client.post("/supervisor/escalations/", {"remedy": complaint.pk})
+    complaint.refresh_from_db()
+    assert complaint.remedy_done_at is not None and complaint.resolved
+    assert "MNE-1" not in client.get("/supervisor/escalations/").content.decode()

@@ -265,3 +265,14 @@ def canned_responses(*, ticket: Ticket) -> list[dict]:
 class _Missing(dict):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
+
+
+def remedies_due(*, limit: int = 50) -> QuerySet:
+    """Ombudsman remedies still to carry out, soonest deadline first."""
+    from .models import Complaint
+
+    return (
+        Complaint.objects.filter(remedy_due_at__isnull=False, remedy_done_at__isnull=True)
+        .select_related("ticket", "ticket__account")
+        .order_by("remedy_due_at")[:limit]
+    )

@@ -915,6 +915,21 @@ def ombudsman_referral_record(
     return complaint
 
 
+def ombudsman_remedy_done(*, complaint_id: int, actor: User, now: datetime) -> Complaint:
+    with transaction.atomic():
+        complaint = (
+            Complaint.objects.select_for_update().select_related("ticket").get(pk=complaint_id)
+        )
+        if complaint.remedy_due_at is None:
+            raise TicketError("No ombudsman remedy is recorded for this complaint.")
+        if complaint.remedy_done_at is None:
+            complaint.remedy_done_at = now
+            complaint.resolved = True
+            complaint.save(update_fields=["remedy_done_at", "resolved"])
+            _event(complaint.ticket, kind="REMEDY_DONE", actor=actor, now=now)
+    return complaint
+
+
 def _open_complaint_on_account(ticket: Ticket) -> bool:
     if ticket.account_id is None:
         return Complaint.objects.filter(ticket=ticket, resolved=False).exists()

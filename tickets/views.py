@@ -386,10 +386,16 @@ def console_call(request: HttpRequest) -> HttpResponse:
 
 @supervisor_required
 def supervisor_escalations(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
     if request.method == "POST":
+        if request.POST.get("remedy"):
+            complaint = get_object_or_404(Complaint, pk=request.POST["remedy"])
+            services.ombudsman_remedy_done(complaint_id=complaint.pk, actor=request.user, now=now)
+            messages.success(request, _("Remède du médiateur exécuté."))
+            return redirect("escalations:list")
         escalation = get_object_or_404(Escalation, pk=request.POST.get("escalation"))
         services.escalation_acknowledge(
-            escalation_id=escalation.pk, supervisor=request.user, now=timezone.now()
+            escalation_id=escalation.pk, supervisor=request.user, now=now
         )
         messages.success(request, _("Escalade prise en charge."))
         return redirect("escalations:list")
@@ -398,6 +404,7 @@ def supervisor_escalations(request: HttpRequest) -> HttpResponse:
         "tickets/supervisor_escalations.html",
         {
             "escalations": selectors.escalations_waiting(),
-            "now": timezone.now(),
+            "remedies": selectors.remedies_due(),
+            "now": now,
         },
     )
