@@ -51,10 +51,15 @@ class IsApiClientOrCustomer(BasePermission):
     def has_permission(self, request, view) -> bool:
         if api_client_of(request) is not None:
             return True
-        user = request.user
-        if user is None or not user.is_authenticated:
-            return False
-        return access.decide(request, access.CUSTOMER_ROLES) is ShellDecision.ALLOW
+        return customer_session_allowed(request)
+
+
+def customer_session_allowed(request) -> bool:
+    """A signed-in customer whom the portal's guard (second factor included) lets in."""
+    user = request.user
+    if user is None or not user.is_authenticated:
+        return False
+    return access.decide(request, access.CUSTOMER_ROLES) is ShellDecision.ALLOW
 
 
 ACCOUNT_PARAMETER = OpenApiParameter(

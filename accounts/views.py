@@ -361,15 +361,19 @@ def portal_priority(request: HttpRequest) -> HttpResponse:
 @customer_required
 def portal_users(request: HttpRequest) -> HttpResponse:
     membership = _membership_or_403(request, "manage_users")
-    account = membership.account
+    return _users_page(request, membership.account, forms.MemberAddForm())
+
+
+def _users_page(request: HttpRequest, account, form, status: int = 200) -> HttpResponse:
     return render(
         request,
         "portal/users.html",
         {
             "account": account,
             "members": account.memberships.select_related("user").order_by("id"),
-            "form": forms.MemberAddForm(),
+            "form": form,
         },
+        status=status,
     )
 
 
@@ -393,17 +397,7 @@ def portal_user_add(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Utilisateur ajouté."))
             return redirect("portal:users")
-    account = membership.account
-    return render(
-        request,
-        "portal/users.html",
-        {
-            "account": account,
-            "members": account.memberships.select_related("user").order_by("id"),
-            "form": form,
-        },
-        status=400,
-    )
+    return _users_page(request, membership.account, form, status=400)
 
 
 @customer_required

@@ -9,8 +9,7 @@ A ticket of another account is a 404, never a 403.
 from __future__ import annotations
 
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from oauth2_provider.contrib.rest_framework import TokenHasScope
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
@@ -18,9 +17,9 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts import access
 from accounts import selectors as account_selectors
-from accounts.domain import ShellDecision, member_can
+from accounts.api import ACCOUNT_PARAMETER, ERRORS, customer_session_allowed
+from accounts.domain import member_can
 from accounts.oauth import api_client_of
 from accounts.serializers import ApiErrorSerializer
 from accounts.throttling import RateLimitHeadersMixin
@@ -50,25 +49,7 @@ class TicketsScopeOrCustomer(TokenHasScope):
             self.message = f"This token does not carry the {TICKETS_SCOPE} scope."
             self.code = "insufficient_scope"
             return False
-        user = request.user
-        if user is None or not user.is_authenticated:
-            return False
-        return access.decide(request, access.CUSTOMER_ROLES) is ShellDecision.ALLOW
-
-
-ACCOUNT_PARAMETER = OpenApiParameter(
-    "account",
-    OpenApiTypes.STR,
-    OpenApiParameter.QUERY,
-    description="Signed-in members only: the number of one of their accounts "
-    "(default: their first account by number). An OAuth client always acts for its own account.",
-)
-ERRORS = {
-    401: ApiErrorSerializer,
-    403: ApiErrorSerializer,
-    404: ApiErrorSerializer,
-    429: ApiErrorSerializer,
-}
+        return customer_session_allowed(request)
 
 
 class TicketPagination(CursorPagination):

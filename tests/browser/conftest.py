@@ -52,3 +52,16 @@ def shot():
         return path
 
     return save
+
+
+def log_in(page, base: str, email: str, device=None) -> None:
+    """Sign in through the real form; with a TOTP device, pass the second step too."""
+    from tests.factories import PASSWORD, totp_now
+
+    page.goto(f"{base}/accounts/login/")
+    page.get_by_label("Adresse e-mail").fill(email)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").last.click()
+    if device is not None:
+        page.get_by_label("Code à usage unique").fill(totp_now(device))
+        page.get_by_role("button", name="Vérifier").click()

@@ -10,7 +10,6 @@ from playwright.sync_api import expect
 from accounts import services
 from accounts.models import AuditEntry, Parameter, Role, User
 from tests.factories import (
-    PASSWORD,
     MembershipFactory,
     PremiseFactory,
     UserFactory,
@@ -18,19 +17,9 @@ from tests.factories import (
     totp_now,
 )
 
-from .conftest import DESKTOP, PHONE
+from .conftest import DESKTOP, PHONE, log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(page, base, email, device=None):
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Adresse e-mail").fill(email)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").last.click()
-    if device is not None:
-        page.get_by_label("Code à usage unique").fill(totp_now(device))
-        page.get_by_role("button", name="Vérifier").click()
 
 
 def test_customer_changes_email_with_step_up(live_server, page_factory, shot):

@@ -5,7 +5,6 @@ from playwright.sync_api import expect
 
 from accounts.models import Role
 from tests.factories import (
-    PASSWORD,
     MembershipFactory,
     PremiseFactory,
     UserFactory,
@@ -13,16 +12,9 @@ from tests.factories import (
     totp_now,
 )
 
-from .conftest import DESKTOP, PHONE
+from .conftest import DESKTOP, PHONE, log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(page, base, email):
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Adresse e-mail").fill(email)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").last.click()
 
 
 @pytest.mark.parametrize(("viewport", "suffix"), [(DESKTOP, "desktop"), (PHONE, "phone")])

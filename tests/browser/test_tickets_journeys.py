@@ -11,31 +11,19 @@ from playwright.sync_api import expect
 from accounts import services as account_services
 from accounts.models import Role
 from tests.factories import (
-    PASSWORD,
     MembershipFactory,
     PremiseFactory,
     UserFactory,
     add_totp,
-    totp_now,
 )
 from tickets.models import Survey, Ticket
 
-from .conftest import DESKTOP, PHONE
+from .conftest import DESKTOP, PHONE, log_in
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
 ]
-
-
-def log_in(page, base, email, device=None):
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Adresse e-mail").fill(email)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").last.click()
-    if device is not None:
-        page.get_by_label("Code à usage unique").fill(totp_now(device))
-        page.get_by_role("button", name="Vérifier").click()
 
 
 def test_billing_ticket_from_portal_to_survey(live_server, page_factory, shot):
