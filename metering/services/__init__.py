@@ -1,0 +1,1 @@
+"""Writes of the metering app, one module per concern; import from here."""
