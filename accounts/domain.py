@@ -129,6 +129,11 @@ PARAMETER_DEFAULTS: dict[str, object] = {
     "escalation_ack_hours": 4,
     "ticket_reopen_days": 7,
     "attachment_max_bytes": 10 * 1024 * 1024,
+    # metering
+    "reading_spike_factor": 3,
+    "onsite_check_min_working_days": 5,
+    "onsite_check_max_working_days": 10,
+    "interval_retention_months": 24,
 }
 
 
