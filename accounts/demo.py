@@ -298,6 +298,14 @@ def _mpan(seed: int) -> str:
     return body + identifiers.mpan_check_digit(body)
 
 
+def _user(**kwargs) -> tuple[User, bool]:
+    """Create a demo user once; hashing a password costs ~0.3 s, so reruns skip it."""
+    existing = User.objects.filter(email=kwargs["email"]).first()
+    if existing is not None:
+        return existing, False
+    return services.user_upsert(**kwargs)
+
+
 def _existing_account(user: User) -> Account | None:
     return Account.objects.filter(memberships__user=user).first()
 
@@ -316,7 +324,7 @@ def _supply(premise, market, identifier, kva, now) -> None:
 
 
 def _residential(now, index, email, first, last, phone, address, postcode, city, area):
-    user, _ = services.user_upsert(
+    user, _ = _user(
         email=email,
         password=DEMO_PASSWORD,
         role=Role.CUSTOMER,
@@ -343,7 +351,7 @@ def _residential(now, index, email, first, last, phone, address, postcode, city,
 
 def seed(*, now: datetime) -> str:
     for email, role, first, last, secret in STAFF:
-        services.user_upsert(
+        _user(
             email=email,
             password=DEMO_PASSWORD,
             role=role,
@@ -448,7 +456,7 @@ def _business(now, spec, package_code, supplies) -> Account:
     owner = None
     account = None
     for email, first, last, member_role in spec["users"]:
-        user, _ = services.user_upsert(
+        user, _ = _user(
             email=email,
             password=DEMO_PASSWORD,
             role=Role.CUSTOMER,
