@@ -1,7 +1,8 @@
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from accounts.api import AccountMeView, MeView, SupplyPointDetailView, SupplyPointListView
+from metering.api import ConsumptionView
 from tickets.api import TicketDetailView, TicketListCreateView
 
 urlpatterns = [
@@ -14,4 +15,10 @@ urlpatterns = [
     path("supply-points/<int:pk>", SupplyPointDetailView.as_view(), name="api-supply-point"),
     path("tickets/", TicketListCreateView.as_view(), name="api-tickets"),
     path("tickets/<str:reference>", TicketDetailView.as_view(), name="api-ticket"),
+    path(
+        "supply-points/<int:pk>/consumption",
+        ConsumptionView.as_view(),
+        name="api-supply-point-consumption",
+    ),
+    path("", include("metering.api_urls_ingest")),
 ]

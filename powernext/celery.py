@@ -30,4 +30,8 @@ app.conf.beat_schedule = {
         "task": "accounts.tasks.access_attempts_purge_task",
         "schedule": crontab(hour=3, minute=23),
     },
+    "metering-interval-partitions": {
+        "task": "metering.tasks.interval_partitions_task",
+        "schedule": crontab(hour=1, minute=53),
+    },
 }

@@ -18,6 +18,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("accounts.urls")),
     path("portal/tickets/", include("tickets.portal_urls")),
+    path("portal/consumption/", include("metering.portal_urls_exports")),
+    path("portal/readings/", include("metering.portal_urls")),
     path("portal/", include("accounts.portal_urls")),
     path("console/", include("tickets.console_urls")),
     path("console/", include("accounts.console_urls")),

@@ -1,0 +1,212 @@
+"""Reads of the metering app: hourly consumption, its local-day and local-month totals,
+and the consent that decides whether hourly data may be shown at all.
+
+Days and months are LOCAL (Europe/Paris): a DST day has 23 or 25 hours. The grouping is
+done by PostgreSQL (`date_trunc('day', start AT TIME ZONE 'Europe/Paris')`), so a period of
+two years is one indexed range scan of one supply point's partitions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db.models import Count, Max, Q, Sum
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Trunc
+
+from accounts import selectors as account_selectors
+
+from .domain import ESPI_QUALITY, QUALITY_FROM_ESPI, local_day_bounds, month_bounds
+from .models import Consent, ConsentPurpose, IntervalReading
+
+TZ = "Europe/Paris"
+PARIS = ZoneInfo(TZ)
+GROUPS = ("hour", "day", "month")
+CHANNELS = ("portal", "export", "api")
+
+# The quality of a day or month is that of its worst hour (by this rank, best first).
+QUALITY_RANK = ["VALID", "VALIDATED", "DERIVED", "EDITED", "ESTIMATED", "QUESTIONABLE"]
+_RANK_SQL = (
+    "CASE quality "
+    + " ".join(f"WHEN {ESPI_QUALITY[name]} THEN {rank}" for rank, name in enumerate(QUALITY_RANK))
+    + f" ELSE {len(QUALITY_RANK)} END"
+)
+_QUALITY_NAME_SQL = (
+    "CASE quality "
+    + " ".join(f"WHEN {code} THEN '{name}'" for code, name in QUALITY_FROM_ESPI.items())
+    + " ELSE quality::text END"
+)
+
+
+@dataclass(frozen=True)
+class Consumption:
+    """One hour, local day or local month of one supply point."""
+
+    start: datetime  # aware, Europe/Paris
+    end: datetime
+    wh: int
+    quality: str
+    readings: int
+
+
+# --- Consent -----------------------------------------------------------------------
+
+
+def hourly_consent_active(*, supply_point_id: int, channel: str, now: datetime) -> bool:
+    """Whether the customer's HOURLY_DATA consent for this supply point is active at `now`
+    (granted, not revoked) and covers `channel` ("portal", "export" or "api")."""
+    scopes = Consent.objects.filter(
+        Q(revoked_at__isnull=True) | Q(revoked_at__gt=now),
+        supply_point_id=supply_point_id,
+        purpose=ConsentPurpose.HOURLY_DATA,
+        granted_at__lte=now,
+    ).values_list("scope", flat=True)
+    return any(channel in {s.strip() for s in scope.split(",")} for scope in scopes)
+
+
+# --- Whose supply point --------------------------------------------------------------
+
+
+def api_supply_point(*, api_client, user, number: str | None, supply_point_id: int):
+    """The supply point if it belongs to the API caller's account, else None (→ 404)."""
+    points = account_selectors.api_supply_points(api_client=api_client, user=user, number=number)
+    if points is None:
+        return None
+    return points.filter(pk=supply_point_id).first()
+
+
+# --- Consumption -------------------------------------------------------------------
+
+
+def group_end(start: datetime, group_by: str) -> datetime:
+    """The instant the hour, local day or local month starting at `start` ends."""
+    if group_by == "hour":
+        return (start.astimezone(ZoneInfo("UTC")) + timedelta(hours=1)).astimezone(PARIS)
+    local = start.astimezone(PARIS)
+    if group_by == "day":
+        return local_day_bounds(local.date(), TZ)[1].astimezone(PARIS)
+    return month_bounds(local.year, local.month, TZ)[1].astimezone(PARIS)
+
+
+def _rows(*, supply_point_id: int, start: datetime, end: datetime):
+    return IntervalReading.objects.filter(
+        supply_point_id=supply_point_id, start__gte=start, start__lt=end
+    )
+
+
+def consumption(
+    *,
+    supply_point_id: int,
+    start: datetime,
+    end: datetime,
+    group_by: str,
+    limit: int | None = None,
+) -> list[Consumption]:
+    """Consumption in [start, end) by hour, local day or local month, oldest first, in one
+    query. `limit` cuts the list (a page); groups never straddle a page when the next page
+    starts at the `end` of the last one."""
+    if group_by not in GROUPS:
+        raise ValueError(group_by)
+    rows = _rows(supply_point_id=supply_point_id, start=start, end=end)
+    if group_by == "hour":
+        values = rows.order_by("start").values_list("start", "wh", "quality")
+        if limit is not None:
+            values = values[:limit]
+        out = []
+        for instant, wh, quality in values:
+            local = instant.astimezone(PARIS)
+            out.append(
+                Consumption(
+                    start=local,
+                    end=group_end(local, "hour"),
+                    wh=wh,
+                    quality=QUALITY_FROM_ESPI.get(quality, str(quality)),
+                    readings=1,
+                )
+            )
+        return out
+    grouped = (
+        rows.annotate(period=Trunc("start", group_by, tzinfo=PARIS))
+        .values("period")
+        .annotate(
+            total=Sum("wh"),
+            readings=Count("*"),
+            worst=Max(RawSQL(_RANK_SQL, [])),  # noqa: S611 (constant SQL, no input)
+        )
+        .order_by("period")
+    )
+    if limit is not None:
+        grouped = grouped[:limit]
+    return [
+        Consumption(
+            start=row["period"],
+            end=group_end(row["period"], group_by),
+            wh=row["total"],
+            quality=QUALITY_RANK[row["worst"]] if row["worst"] < len(QUALITY_RANK) else "OTHER",
+            readings=row["readings"],
+        )
+        for row in grouped
+    ]
+
+
+def monthly_totals(*, supply_point_id: int, today: date, months: int = 24) -> list[Consumption]:
+    """The last `months` local months up to the one holding `today`, oldest first, in one
+    query; a month without data has a total of 0 Wh and 0 readings."""
+    year, month = today.year, today.month
+    firsts = []
+    for _ in range(months):
+        firsts.append((year, month))
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    firsts.reverse()
+    start = month_bounds(*firsts[0], TZ)[0]
+    end = month_bounds(*firsts[-1], TZ)[1]
+    found = {
+        (c.start.year, c.start.month): c
+        for c in consumption(
+            supply_point_id=supply_point_id, start=start, end=end, group_by="month"
+        )
+    }
+    out = []
+    for ym in firsts:
+        lo, hi = month_bounds(*ym, TZ)
+        out.append(
+            found.get(ym)
+            or Consumption(
+                start=lo.astimezone(PARIS), end=hi.astimezone(PARIS), wh=0, quality="", readings=0
+            )
+        )
+    return out
+
+
+# --- Hourly CSV lines, formatted by PostgreSQL ------------------------------------------
+
+# local time (ISO 8601 with its offset), UTC time, kWh with 3 decimals, quality.
+_OFFSET_SQL = "((start AT TIME ZONE %s) - (start AT TIME ZONE 'UTC'))"
+CSV_LINE_SQL = (
+    "to_char(start AT TIME ZONE %s, 'YYYY-MM-DD\"T\"HH24:MI:SS') "
+    f"|| CASE WHEN {_OFFSET_SQL} < interval '0' THEN '-' ELSE '+' END "
+    f"|| to_char(abs(extract(epoch FROM {_OFFSET_SQL}) / 3600)::int, 'FM00') || ':' "
+    f"|| to_char(abs(extract(epoch FROM {_OFFSET_SQL}) / 60)::int %% 60, 'FM00') "
+    "|| ',' || to_char(start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+    "|| ',' || (wh::numeric / 1000)::numeric(14, 3)::text "
+    f"|| ',' || {_QUALITY_NAME_SQL}"
+)
+
+
+def hourly_csv_lines(
+    *, supply_point_id: int, start: datetime, end: datetime, chunk_size: int = 5000
+) -> Iterator[str]:
+    """The hourly rows of [start, end) as CSV lines (without the line break), oldest first,
+    read through a server-side cursor `chunk_size` rows at a time, so memory stays flat
+    however long the period."""
+    line = RawSQL(CSV_LINE_SQL, [TZ] * 4)  # noqa: S611 (parameters are bound, not formatted)
+    return (
+        _rows(supply_point_id=supply_point_id, start=start, end=end)
+        .order_by("start")
+        .annotate(line=line)
+        .values_list("line", flat=True)
+        .iterator(chunk_size=chunk_size)
+    )
