@@ -210,3 +210,32 @@ def hourly_csv_lines(
         .values_list("line", flat=True)
         .iterator(chunk_size=chunk_size)
     )
+
+
+# Off-peak hours of the standard French HP/HC option: 22:00–06:00 local time.
+OFF_PEAK_HOURS = (22, 23, 0, 1, 2, 3, 4, 5)
+
+
+def peak_offpeak_monthly(*, supply_point_id: int, start: datetime, end: datetime) -> list[dict]:
+    """Per local month, consumption in peak (HP) and off-peak (HC) hours, in one query."""
+    from django.db.models import IntegerField
+    from django.db.models.functions import Extract
+
+    rows = (
+        _rows(supply_point_id=supply_point_id, start=start, end=end)
+        .annotate(
+            period=Trunc("start", "month", tzinfo=PARIS),
+            local_hour=Extract("start", "hour", tzinfo=PARIS, output_field=IntegerField()),
+        )
+        .values("period")
+        .annotate(
+            hc=Sum("wh", filter=Q(local_hour__in=OFF_PEAK_HOURS)),
+            hp=Sum("wh", filter=~Q(local_hour__in=OFF_PEAK_HOURS)),
+        )
+        .order_by("period")
+    )
+    return [{"month": r["period"], "hp_wh": r["hp"] or 0, "hc_wh": r["hc"] or 0} for r in rows]
+
+
+def portal_supply_points(*, account_id: int) -> list:
+    return account_selectors.account_supply_points(account_id=account_id)
