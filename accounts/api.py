@@ -9,6 +9,7 @@ another account is a 404, never a 403, so that its existence is not revealed.
 from drf_spectacular.contrib.django_oauth_toolkit import DjangoOAuthToolkitScheme
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from oauth2_provider.contrib.rest_framework import TokenHasScope
 from rest_framework import generics
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
@@ -60,6 +61,23 @@ def customer_session_allowed(request) -> bool:
     if user is None or not user.is_authenticated:
         return False
     return access.decide(request, access.CUSTOMER_ROLES) is ShellDecision.ALLOW
+
+
+class ScopeOrCustomer(TokenHasScope):
+    """An OAuth client whose token carries the view's `required_scopes`, or a customer's
+    session that the portal's guard lets in (second factor included); staff get 403.
+
+    A subclass of TokenHasScope so that the OpenAPI schema lists the scope."""
+
+    def has_permission(self, request, view) -> bool:
+        if api_client_of(request) is not None:
+            scopes = self.get_scopes(request, view)
+            if request.auth.allow_scopes(scopes):
+                return True
+            self.message = f"This token does not carry the {' '.join(scopes)} scope."
+            self.code = "insufficient_scope"
+            return False
+        return customer_session_allowed(request)
 
 
 ACCOUNT_PARAMETER = OpenApiParameter(

@@ -17,7 +17,6 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from oauth2_provider.contrib.rest_framework import TokenHasScope
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -25,7 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api import ACCOUNT_PARAMETER, ERRORS, customer_session_allowed
+from accounts.api import ACCOUNT_PARAMETER, ERRORS, ScopeOrCustomer
 from accounts.oauth import api_client_of
 from accounts.serializers import ApiErrorSerializer
 from accounts.throttling import RateLimitHeadersMixin
@@ -35,19 +34,6 @@ from . import exports, selectors
 READINGS_SCOPE = "readings:read"
 PAGE_SIZE = 200
 MAX_PAGE_SIZE = 1000
-
-
-class ReadingsScopeOrCustomer(TokenHasScope):
-    """An OAuth client whose token carries `readings:read`, or an admitted customer session."""
-
-    def has_permission(self, request, view) -> bool:
-        if api_client_of(request) is not None:
-            if request.auth.allow_scopes(self.get_scopes(request, view)):
-                return True
-            self.message = f"This token does not carry the {READINGS_SCOPE} scope."
-            self.code = "insufficient_scope"
-            return False
-        return customer_session_allowed(request)
 
 
 class CSVRenderer(BaseRenderer):
@@ -87,7 +73,7 @@ ROW_FIELDS = {
 
 
 class ConsumptionView(RateLimitHeadersMixin, APIView):
-    permission_classes = [ReadingsScopeOrCustomer]
+    permission_classes = [ScopeOrCustomer]
     required_scopes = [READINGS_SCOPE]
     renderer_classes = [JSONRenderer, CSVRenderer]
     api_client_access = True

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from oauth2_provider.contrib.rest_framework import TokenHasScope
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.pagination import CursorPagination
@@ -18,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import selectors as account_selectors
-from accounts.api import ACCOUNT_PARAMETER, ERRORS, customer_session_allowed
+from accounts.api import ACCOUNT_PARAMETER, ERRORS, ScopeOrCustomer
 from accounts.domain import member_can
 from accounts.oauth import api_client_of
 from accounts.serializers import ApiErrorSerializer
@@ -36,22 +35,6 @@ from .serializers import (
 TICKETS_SCOPE = "tickets:write"
 
 
-class TicketsScopeOrCustomer(TokenHasScope):
-    """An OAuth client whose token carries the view's `required_scopes`, or a customer's
-    session that the portal's guard lets in (second factor included). Staff: 403.
-
-    A subclass of TokenHasScope so that the OpenAPI schema lists the scope."""
-
-    def has_permission(self, request, view) -> bool:
-        if api_client_of(request) is not None:
-            if request.auth.allow_scopes(self.get_scopes(request, view)):
-                return True
-            self.message = f"This token does not carry the {TICKETS_SCOPE} scope."
-            self.code = "insufficient_scope"
-            return False
-        return customer_session_allowed(request)
-
-
 class TicketPagination(CursorPagination):
     ordering = ("-created_at", "-id")
     page_size = 50
@@ -60,7 +43,7 @@ class TicketPagination(CursorPagination):
 
 
 class _TicketApiMixin(RateLimitHeadersMixin):
-    permission_classes = [TicketsScopeOrCustomer]
+    permission_classes = [ScopeOrCustomer]
     required_scopes = [TICKETS_SCOPE]
 
     def caller(self, action: str) -> dict:
