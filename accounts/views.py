@@ -237,6 +237,15 @@ def portal_profile(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _form_page(request: HttpRequest, form, title: str, intro: str = "") -> HttpResponse:
+    """The one-form portal page behind each protected change."""
+    return render(
+        request,
+        "portal/form_page.html",
+        {"form": form, "title": title, "submit": _("Enregistrer"), "intro": intro},
+    )
+
+
 @customer_required
 @step_up_required
 def portal_email(request: HttpRequest) -> HttpResponse:
@@ -255,15 +264,7 @@ def portal_email(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Votre adresse e-mail est modifiée."))
             return redirect("portal:profile")
-    return render(
-        request,
-        "portal/form_page.html",
-        {
-            "form": form,
-            "title": _("Changer d'adresse e-mail"),
-            "submit": _("Enregistrer"),
-        },
-    )
+    return _form_page(request, form, _("Changer d'adresse e-mail"))
 
 
 @customer_required
@@ -281,15 +282,7 @@ def portal_phone(request: HttpRequest) -> HttpResponse:
         )
         messages.success(request, _("Votre numéro de téléphone est modifié."))
         return redirect("portal:profile")
-    return render(
-        request,
-        "portal/form_page.html",
-        {
-            "form": form,
-            "title": _("Changer de numéro de téléphone"),
-            "submit": _("Enregistrer"),
-        },
-    )
+    return _form_page(request, form, _("Changer de numéro de téléphone"))
 
 
 @customer_required
@@ -307,17 +300,13 @@ def portal_bank(request: HttpRequest) -> HttpResponse:
         )
         messages.success(request, _("Vos coordonnées bancaires sont enregistrées."))
         return redirect("portal:profile")
-    return render(
+    return _form_page(
         request,
-        "portal/form_page.html",
-        {
-            "form": form,
-            "title": _("Coordonnées bancaires"),
-            "submit": _("Enregistrer"),
-            "intro": _(
-                "Elles servent au prélèvement de vos factures. Nous n'affichons jamais l'IBAN en entier."
-            ),
-        },
+        form,
+        _("Coordonnées bancaires"),
+        intro=_(
+            "Elles servent au prélèvement de vos factures. Nous n'affichons jamais l'IBAN en entier."
+        ),
     )
 
 
@@ -344,17 +333,13 @@ def portal_priority(request: HttpRequest) -> HttpResponse:
         )
         messages.success(request, _("Votre inscription au registre prioritaire est enregistrée."))
         return redirect("portal:profile")
-    return render(
+    return _form_page(
         request,
-        "portal/form_page.html",
-        {
-            "form": form,
-            "title": _("Registre des clients prioritaires"),
-            "submit": _("Enregistrer"),
-            "intro": _(
-                "En cas de coupure, les personnes inscrites sont prévenues en premier et leur alimentation est rétablie en priorité."
-            ),
-        },
+        form,
+        _("Registre des clients prioritaires"),
+        intro=_(
+            "En cas de coupure, les personnes inscrites sont prévenues en premier et leur alimentation est rétablie en priorité."
+        ),
     )
 
 
