@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -13,7 +14,7 @@ from django.db.models import F
 from accounts import selectors as account_selectors
 from accounts.models import Account, Role, SupplyPoint, User
 
-from . import selectors
+from . import hooks, selectors
 from .domain import calendar as bcal
 from .domain import routing, states
 from .models import (
@@ -33,6 +34,8 @@ from .models import (
     TicketSequence,
     Visibility,
 )
+
+logger = logging.getLogger(__name__)
 
 PARIS = ZoneInfo("Europe/Paris")
 STAFF_ROLES = {Role.AGENT, Role.SUPERVISOR, Role.ADMIN}
@@ -110,7 +113,9 @@ def _schedule(clock: ClockInstance, now: datetime) -> None:
         clock.warn_at = bcal.due_at(calendar, unit, amount * ratio, clock.started_at, pauses)
 
 
-def _start_clock(ticket: Ticket, definition: ClockDefinition, now: datetime) -> ClockInstance:
+def _start_clock(
+    ticket: Ticket, definition: ClockDefinition, now: datetime, *, due_at: datetime | None = None
+) -> ClockInstance:
     clock = ClockInstance(
         ticket=ticket,
         definition=definition,
@@ -126,7 +131,14 @@ def _start_clock(ticket: Ticket, definition: ClockDefinition, now: datetime) -> 
         restarts_on_activity=definition.restarts_on_activity,
         started_at=now,
     )
-    _schedule(clock, now)
+    if due_at is None:
+        _schedule(clock, now)
+    else:
+        # A fixed deadline is an appointment: it must not move when the ticket
+        # waits, and resuming would recompute it from the definition's terms.
+        clock.pauses_when_waiting = False
+        clock.due_at = due_at
+        clock.warn_at = min(now + (due_at - now) * float(clock.warn_ratio), due_at)
     clock.save()
     return clock
 
@@ -144,6 +156,51 @@ def _stop_clocks(ticket: Ticket, *, event: str, now: datetime) -> list[ClockInst
         if clock.restarts_on_activity and ticket.status in states.ACTIVE:
             _start_clock(ticket, clock.definition, now)
     return stopped
+
+
+LIVE = (ClockStatus.RUNNING, ClockStatus.PAUSED)
+
+
+def ticket_clock_start(
+    *, ticket: Ticket, event: str, now: datetime, due_at: datetime | None = None
+) -> list[ClockInstance]:
+    """Start the clocks of the ticket's policy whose start event is `event`, and
+    return the live clocks of those definitions.
+
+    A definition that already has a live clock on the ticket keeps it: starting
+    twice never runs two. `due_at` fixes the deadline (a booked slot) instead of
+    computing it from the definition's unit and amount. A ticket that is resolved,
+    closed, merged or without a policy starts nothing.
+    """
+    with transaction.atomic():
+        # The row lock serialises two concurrent starts on one ticket.
+        ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        if (
+            ticket.policy_id is None
+            or ticket.status not in states.ACTIVE
+            or ticket.merged_into_id is not None
+        ):
+            return []
+        clocks = []
+        for definition in ticket.policy.clocks.filter(start_event=event).order_by("id"):
+            clock = ticket.clocks.filter(definition=definition, status__in=LIVE).first()
+            if clock is None:
+                clock = _start_clock(ticket, definition, now, due_at=due_at)
+                if ticket.status in states.WAITING and clock.pauses_when_waiting:
+                    # Started while the ticket waits: it counts from the resume, as
+                    # the clocks already running do.
+                    clock.pauses = [[now.isoformat(), None]]
+                    clock.status = ClockStatus.PAUSED
+                    clock.save(update_fields=["pauses", "status"])
+            clocks.append(clock)
+    return clocks
+
+
+def ticket_clock_stop(*, ticket: Ticket, event: str, now: datetime) -> list[ClockInstance]:
+    """Meet the ticket's live clocks that `event` stops; a second call finds none."""
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        return _stop_clocks(ticket, event=event, now=now)
 
 
 def _pause_clocks(ticket: Ticket, now: datetime) -> None:
@@ -241,11 +298,45 @@ def clocks_sweep(*, now: datetime, batch: int = 500) -> SweepResult:
                     # An inactivity clock starts again, so a ticket left alone
                     # keeps surfacing until someone acts on it.
                     _start_clock(clock.ticket, clock.definition, now)
+            for clock in due:
+                clock.status, clock.breached_at = ClockStatus.BREACHED, now
+                _breach_handlers_run(clock, now=now)
         if len(due) < batch:
             break
     result.timeouts = _escalation_timeouts(now=now, batch=batch)
     result.deadlocks = complaints_sweep(now=now, batch=batch)
     return result
+
+
+def _breach_handlers_run(clock: ClockInstance, *, now: datetime) -> None:
+    """The next step the app owning this clock registered (see hooks.py).
+
+    Only clocks breached in this pass come here, so a handler runs once per breach.
+    Each handler gets its own savepoint: one that fails rolls back its own writes
+    only, and the breach, the escalation and the other clocks of the batch stand.
+    """
+    for handler in hooks.breach_handlers(clock.stop_event):
+        # Whatever a handler raises, the breach and the rest of the batch must stand.
+        try:
+            with transaction.atomic():
+                handler(clock=clock, now=now)
+        except Exception as exc:
+            logger.exception(
+                "Breach handler %r failed for clock %s on ticket %s",
+                handler,
+                clock.pk,
+                clock.ticket_id,
+            )
+            # Shown in the ticket's history, so whoever looks at the breached clock
+            # knows the automatic next step did not happen and is theirs to do.
+            TicketEvent.objects.create(
+                ticket_id=clock.ticket_id,
+                kind="BREACH_HOOK_FAILED",
+                actor=None,
+                at=now,
+                from_value=clock.name,
+                note=f"{type(exc).__name__}: {exc}"[:2000],
+            )
 
 
 def _escalate_many(clocks: list[ClockInstance], *, now: datetime, ack_hours: int) -> None:
@@ -727,7 +818,8 @@ def ticket_unmerge(*, duplicate: Ticket, actor: User, now: datetime) -> Ticket:
         duplicate.save(update_fields=["merged_into"])
         _event(duplicate, kind="UNMERGED", actor=actor, now=now, old=target.reference)
         if duplicate.status in states.ACTIVE and duplicate.policy:
-            for definition in duplicate.policy.clocks.all():
+            # Clocks started by a later event (a workflow step) wait for that event.
+            for definition in duplicate.policy.clocks.filter(start_event="CREATED"):
                 _start_clock(duplicate, definition, now)
     return duplicate
 

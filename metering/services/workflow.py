@@ -6,7 +6,13 @@
 3. if that is still inconclusive, book an on-site check 5 to 10 working days ahead,
    in a 4-hour slot on the contact centre's working calendar.
 
-Each step leaves an internal note on the ticket, so it shows in the agent's view.
+Each step leaves an internal note on the ticket and runs on an SLA clock of the
+METERING policy (tickets/migrations/0005), so both show in the agent's view. The
+clocks drive the workflow: when the remote-read clock breaches (the head-end never
+answered) the customer is asked, and when the customer-read clock breaches the
+on-site check is booked, by the handlers registered in `metering.apps` and called
+from `clocks_sweep`. An accepted read, whoever brings it, stops the clocks waiting
+for one (`meter_read_arrived`, on every new Reading).
 """
 
 from __future__ import annotations
@@ -20,13 +26,14 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
 
+from accounts.models import User
 from accounts.selectors import parameter_get
 from metering.headend import HeadEnd, HeadEndError, HeadEndTimeout, SmsSender, headend_get, sms_get
-from metering.models import Reading, ReadingSource, ReadingStatus
+from metering.models import MeterRegister, Reading, ReadingSource, ReadingStatus
 from tickets import selectors as ticket_selectors
 from tickets import services as ticket_services
 from tickets.domain import calendar as bcal
-from tickets.models import Calendar, Ticket
+from tickets.models import Calendar, ClockInstance, ClockStatus, Ticket
 
 from .readings import MeteringError, ReadingRejected, meter_in_service, reading_record
 
@@ -34,6 +41,16 @@ PARIS = ZoneInfo("Europe/Paris")
 SLOT = timedelta(hours=4)
 REMOTE_TIMEOUT_SECONDS = 10.0
 DEFAULTS = {"onsite_check_min_working_days": 5, "onsite_check_max_working_days": 10}
+
+# The events of the METERING policy's clock definitions (start, then stop).
+REMOTE_READ_STARTED = "METER_REMOTE_READ"
+REMOTE_READ_DONE = "METER_REMOTE_DONE"
+CUSTOMER_READ_STARTED = "METER_CUSTOMER_READ"
+READ_SETTLED = "METER_READ_SETTLED"
+ONSITE_CHECK_STARTED = "METER_ONSITE_CHECK"
+ONSITE_CHECK_DONE = "METER_ONSITE_DONE"
+SETTLING_SOURCES = (ReadingSource.CUSTOMER, ReadingSource.CUSTOMER_PHOTO, ReadingSource.REMOTE)
+LIVE = (ClockStatus.RUNNING, ClockStatus.PAUSED)
 
 
 class NoSlot(MeteringError):
@@ -51,6 +68,15 @@ def _note(ticket: Ticket, body: str, now: datetime) -> None:
     ticket_services.ticket_reply(ticket=ticket, author=None, body=body, now=now, internal=True)
 
 
+def _settled(ticket: Ticket, *, since: datetime) -> bool:
+    return Reading.objects.filter(
+        register__meter__supply_point_id=ticket.supply_point_id,
+        recorded_at__gte=since,
+        status=ReadingStatus.ACCEPTED,
+        source__in=SETTLING_SOURCES,
+    ).exists()
+
+
 # --- 1. Remote read -----------------------------------------------------------
 
 
@@ -66,12 +92,19 @@ def meter_remote_read(
 ) -> RemoteReadResult:
     """Read every register of the ticket's supply point through the head-end and store
     the values (source REMOTE). On failure or timeout nothing is stored and the
-    customer is asked for a read (step 2)."""
+    customer is asked for a read (step 2).
+
+    The remote-read clock starts before the head-end is called and stops when the
+    attempt ends, whatever its outcome (the notes say which)."""
     if ticket.supply_point_id is None:
         raise MeteringError(f"Ticket {ticket.reference} has no supply point.")
     headend = headend or headend_get()
     meter = meter_in_service(supply_point=ticket.supply_point, at=now)
     registers = sorted(meter.registers.all(), key=lambda r: r.code)
+    # Committed before the call when the caller holds no transaction: if the call
+    # never comes back (worker killed, head-end hung), the clock still breaches and
+    # the sweep asks the customer.
+    ticket_services.ticket_clock_start(ticket=ticket, event=REMOTE_READ_STARTED, now=now)
     try:
         values = {
             r.code: headend.read_register(meter.serial, r.code, timeout=REMOTE_TIMEOUT_SECONDS)
@@ -99,18 +132,41 @@ def meter_remote_read(
             error = f"valeur refusée ({exc})"
         else:
             shown = ", ".join(f"{r.register.code} {r.value} kWh" for r in readings)
-            _note(ticket, f"Télérelevé du compteur {meter.serial} réussi : {shown}.", now)
+            with transaction.atomic():
+                _note(ticket, f"Télérelevé du compteur {meter.serial} réussi : {shown}.", now)
+                ticket_services.ticket_clock_stop(ticket=ticket, event=REMOTE_READ_DONE, now=now)
             return RemoteReadResult(True, readings)
-    _note(ticket, f"Télérelevé du compteur {meter.serial} : {error}.", now)
-    customer_read_request(ticket=ticket, now=now)
+    with transaction.atomic():
+        _note(ticket, f"Télérelevé du compteur {meter.serial} : {error}.", now)
+        # The attempt ended in time, only without a value: the step is done and the
+        # next one starts now rather than when the clock would have breached.
+        ticket_services.ticket_clock_stop(ticket=ticket, event=REMOTE_READ_DONE, now=now)
+        customer_read_request(ticket=ticket, now=now)
     return RemoteReadResult(False, [], error)
+
+
+def on_remote_read_breached(*, clock: ClockInstance, now: datetime) -> None:
+    """Breach handler of the remote-read clock: the head-end never answered."""
+    ticket = clock.ticket
+    if _settled(ticket, since=clock.started_at):
+        _note(
+            ticket, "Télérelevé sans réponse, mais un relevé accepté est arrivé entre-temps.", now
+        )
+        return
+    if ticket.clocks.filter(stop_event=READ_SETTLED, status__in=LIVE).exists():
+        # Someone already asked the customer; asking again would only nag them.
+        _note(ticket, "Télérelevé sans réponse ; un relevé est déjà demandé au client.", now)
+        return
+    _note(ticket, f"Télérelevé sans réponse dans le délai ({clock.name}).", now)
+    customer_read_request(ticket=ticket, now=now)
 
 
 # --- 2. Ask the customer ------------------------------------------------------
 
 
 def customer_read_request(*, ticket: Ticket, now: datetime, sms: SmsSender | None = None) -> None:
-    """Email (and SMS, if we have a mobile) the customer a link to the portal read page."""
+    """Email (and SMS, if we have a mobile) the customer a link to the portal read page,
+    and start the customer-read clock (a request already running keeps its clock)."""
     path = reverse("portal_readings:submit", args=[ticket.supply_point_id])
     link = getattr(settings, "PORTAL_BASE_URL", "").rstrip("/") + path
     requester = ticket.requester
@@ -133,13 +189,69 @@ def customer_read_request(*, ticket: Ticket, now: datetime, sms: SmsSender | Non
         body = f"Power Next : merci de relever votre compteur ({ticket.reference}) : {link}"
         transaction.on_commit(lambda: sender.send(to=phone, body=body))
         sent.append(f"SMS au {phone}")
-    _note(
-        ticket,
-        "Relevé demandé au client"
-        + (f" ({', '.join(sent)})" if sent else " (aucun contact connu)")
-        + f" : {link}",
-        now,
+    with transaction.atomic():
+        _note(
+            ticket,
+            "Relevé demandé au client"
+            + (f" ({', '.join(sent)})" if sent else " (aucun contact connu)")
+            + f" : {link}",
+            now,
+        )
+        ticket_services.ticket_clock_start(ticket=ticket, event=CUSTOMER_READ_STARTED, now=now)
+
+
+def on_customer_read_breached(*, clock: ClockInstance, now: datetime) -> None:
+    """Breach handler of the customer-read clock: no accepted read came in time."""
+    meter_issue_followup(ticket=clock.ticket, since=clock.started_at, now=now)
+
+
+def meter_read_arrived(*, reading: Reading, now: datetime) -> list[ClockInstance]:
+    """Stop the workflow clocks that `reading` settles on the open tickets of its
+    supply point: an accepted customer or remote read ends the remote and customer
+    steps; a site-visit read, whatever its status, ends the on-site check."""
+    events = []
+    if reading.status == ReadingStatus.ACCEPTED and reading.source in SETTLING_SOURCES:
+        events += [REMOTE_READ_DONE, READ_SETTLED]
+    if reading.source == ReadingSource.SITE_VISIT:
+        events.append(ONSITE_CHECK_DONE)
+    if not events:
+        return []
+    supply_point_id = (
+        MeterRegister.objects.filter(pk=reading.register_id)
+        .values_list("meter__supply_point_id", flat=True)
+        .first()
     )
+    ticket_ids = set(
+        ClockInstance.objects.filter(
+            ticket__supply_point_id=supply_point_id, stop_event__in=events, status__in=LIVE
+        ).values_list("ticket_id", flat=True)
+    )
+    stopped = []
+    with transaction.atomic():
+        for ticket in Ticket.objects.filter(pk__in=ticket_ids).order_by("pk"):
+            done = [
+                clock
+                for event in events
+                for clock in ticket_services.ticket_clock_stop(ticket=ticket, event=event, now=now)
+            ]
+            if done:
+                names = ", ".join(f"« {c.name} »" for c in done)
+                _note(
+                    ticket,
+                    f"Relevé reçu ({reading.get_source_display()}, "
+                    f"{reading.register.code} {reading.value} kWh) : "
+                    f"fin de {names}.",
+                    now,
+                )
+            stopped += done
+    return stopped
+
+
+def on_reading_saved(sender, instance: Reading, created: bool, raw: bool = False, **kwargs):
+    """post_save receiver: however a read is recorded (portal, head-end, site visit,
+    agent), its arrival reaches the workflow, with the time the read was recorded."""
+    if created and not raw:
+        meter_read_arrived(reading=instance, now=instance.recorded_at)
 
 
 # --- 3. On-site check ---------------------------------------------------------
@@ -190,45 +302,78 @@ def contact_centre_calendar_get(*, now: datetime) -> bcal.BusinessCalendar:
 
 
 def onsite_check_book(*, ticket: Ticket, now: datetime) -> OnsiteSlot:
-    """Book the on-site check and note the slot on the ticket."""
-    slot = onsite_slot(
-        contact_centre_calendar_get(now=now),
-        now=now,
-        min_days=_parameter("onsite_check_min_working_days"),
-        max_days=_parameter("onsite_check_max_working_days"),
-    )
-    start, end = slot.start.astimezone(PARIS), slot.end.astimezone(PARIS)
-    _note(
-        ticket,
-        f"Vérification sur place planifiée le {start:%d/%m/%Y} de {start:%H:%M} à {end:%H:%M}.",
-        now,
-    )
+    """Book the on-site check, note the slot on the ticket and start the on-site clock,
+    due at the end of the slot. A check already booked (its clock live) is returned
+    as it is, not booked again."""
+    with transaction.atomic():
+        # Two bookings at once on one ticket would both find no clock and book twice.
+        Ticket.objects.select_for_update().filter(pk=ticket.pk).first()
+        booked = ticket.clocks.filter(
+            definition__start_event=ONSITE_CHECK_STARTED, status__in=LIVE
+        ).first()
+        if booked is not None and booked.due_at is not None:
+            return OnsiteSlot(booked.due_at - SLOT, booked.due_at)
+        slot = onsite_slot(
+            contact_centre_calendar_get(now=now),
+            now=now,
+            min_days=_parameter("onsite_check_min_working_days"),
+            max_days=_parameter("onsite_check_max_working_days"),
+        )
+        start, end = slot.start.astimezone(PARIS), slot.end.astimezone(PARIS)
+        _note(
+            ticket,
+            f"Vérification sur place planifiée le {start:%d/%m/%Y} de {start:%H:%M} à {end:%H:%M}.",
+            now,
+        )
+        ticket_services.ticket_clock_start(
+            ticket=ticket, event=ONSITE_CHECK_STARTED, now=now, due_at=slot.end
+        )
     return slot
+
+
+def onsite_check_done(*, ticket: Ticket, actor: User | None, now: datetime, note: str = "") -> None:
+    """The agent records that the on-site check took place (without a read to enter)."""
+    with transaction.atomic():
+        ticket_services.ticket_reply(
+            ticket=ticket,
+            author=actor,
+            body="Vérification sur place effectuée." + (f" {note.strip()}" if note.strip() else ""),
+            now=now,
+            internal=True,
+        )
+        ticket_services.ticket_clock_stop(ticket=ticket, event=ONSITE_CHECK_DONE, now=now)
 
 
 def meter_issue_followup(*, ticket: Ticket, since: datetime, now: datetime) -> OnsiteSlot | None:
     """After asking the customer: an accepted read since `since` settles it; otherwise
     (no read, or a read that needs review) book an on-site check."""
-    settled = Reading.objects.filter(
-        register__meter__supply_point_id=ticket.supply_point_id,
-        recorded_at__gte=since,
-        status=ReadingStatus.ACCEPTED,
-        source__in=[ReadingSource.CUSTOMER, ReadingSource.CUSTOMER_PHOTO, ReadingSource.REMOTE],
-    ).exists()
-    if settled:
-        _note(ticket, "Relevé reçu et accepté : pas de vérification sur place.", now)
+    if _settled(ticket, since=since):
+        with transaction.atomic():
+            _note(ticket, "Relevé reçu et accepté : pas de vérification sur place.", now)
+            ticket_services.ticket_clock_stop(ticket=ticket, event=READ_SETTLED, now=now)
         return None
     return onsite_check_book(ticket=ticket, now=now)
 
 
 __all__ = [
+    "CUSTOMER_READ_STARTED",
+    "ONSITE_CHECK_DONE",
+    "ONSITE_CHECK_STARTED",
+    "READ_SETTLED",
+    "REMOTE_READ_DONE",
+    "REMOTE_READ_STARTED",
     "NoSlot",
     "OnsiteSlot",
     "RemoteReadResult",
     "contact_centre_calendar_get",
     "customer_read_request",
     "meter_issue_followup",
+    "meter_read_arrived",
     "meter_remote_read",
+    "on_customer_read_breached",
+    "on_reading_saved",
+    "on_remote_read_breached",
     "onsite_check_book",
+    "onsite_check_done",
     "onsite_slot",
 ]
