@@ -1,5 +1,6 @@
-"""Demo metering data: smart meters, monthly register reads and 24 months of hourly
-profiles (seasonal, daily shape, some homes with electric heating)."""
+"""Demo metering data: smart meters, monthly register reads, 24 months of hourly
+profiles (seasonal, daily shape, some homes with electric heating) and their daily
+aggregates, so the portal shows the "similar homes" line."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from django.db import connection, transaction
 from accounts.models import SupplyPoint
 
 from .models import Consent, Meter, MeterRegister, Reading
+from .selectors import SIMILAR_HOMES_MIN, cohort_key
+from .services import aggregates
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -34,14 +37,38 @@ def _hour(now: datetime) -> datetime:
     return now.replace(minute=0, second=0, microsecond=0)
 
 
+METERS = 12
+
+
+def _cohort(point) -> str:
+    return cohort_key(
+        account_type=point.premise.account.type,
+        market=point.market,
+        area_class=point.premise.area_class,
+        kva=point.subscribed_kva,
+    )
+
+
+def _demo_points() -> list:
+    """Twelve homes: the first demo customer's and enough others of her cohort for the
+    similar-homes average to show (the minimum plus her), then the next homes by id."""
+    homes = list(
+        SupplyPoint.objects.filter(market="FR_PRM", premise__account__type="RESIDENTIAL")
+        .select_related("premise__account")
+        .order_by("id")
+    )
+    if not homes:
+        return []
+    first = _cohort(homes[0])
+    alike = [p for p in homes if _cohort(p) == first][: SIMILAR_HOMES_MIN + 1]
+    rest = [p for p in homes if p not in alike]
+    return sorted(alike + rest[: max(0, METERS - len(alike))], key=lambda p: p.pk)
+
+
 def seed(*, now: datetime) -> str:
     end = _hour(now)
     start = end - timedelta(days=730)
-    points = list(
-        SupplyPoint.objects.filter(market="FR_PRM", premise__account__type="RESIDENTIAL")
-        .select_related("premise__account")
-        .order_by("id")[:12]
-    )
+    points = _demo_points()
     for index, point in enumerate(points):
         heating = index % 3 == 0  # one home in three heats with electricity
         with transaction.atomic():
@@ -94,4 +121,10 @@ def seed(*, now: datetime) -> str:
                     },
                 )
                 total_wh += int(month_wh)
-    return f"{len(points)} smart meters with 24 months of hourly data"
+    if points:
+        # Up to yesterday, as the nightly task leaves it; today is still filling up.
+        aggregates.daily_consumption_rebuild(
+            day_from=start.astimezone(PARIS).date(),
+            day_to=end.astimezone(PARIS).date() - timedelta(days=1),
+        )
+    return f"{len(points)} smart meters with 24 months of hourly data and daily totals"

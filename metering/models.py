@@ -154,3 +154,47 @@ class IntervalReading(models.Model):
 
     def __str__(self) -> str:
         return f"{self.supply_point_id} {self.start:%Y-%m-%d %H:%M} {self.wh} Wh"
+
+
+class DailyConsumption(models.Model):
+    """One supply point's local day (Europe/Paris: 23, 24 or 25 hours), summed from the
+    hourly table by `services.aggregates`. Derived data: rebuilt, never edited.
+
+    `cohort` is the "similar homes" key (market, area class, power band) of the supply
+    point when the day was built, so that the cohort table and the exclusion of a customer
+    from their own cohort agree even after the supply point's power changes; "" for
+    supply points that are not homes."""
+
+    pk = models.CompositePrimaryKey("supply_point_id", "day")
+    # The primary key already leads with the supply point: no second index for it.
+    supply_point = models.ForeignKey(
+        "accounts.SupplyPoint", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    day = models.DateField()
+    wh = models.BigIntegerField()
+    hp_wh = models.BigIntegerField()
+    hc_wh = models.BigIntegerField()
+    hours = models.SmallIntegerField()
+    cohort = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        # The cohort rebuild reads one or two days of every supply point.
+        indexes = [models.Index(fields=["day"], name="metering_daily_day")]
+
+    def __str__(self) -> str:
+        return f"{self.supply_point_id} {self.day} {self.wh} Wh"
+
+
+class CohortDailyConsumption(models.Model):
+    """The sum of the complete days of the homes of one cohort, per local day: what the
+    portal's "similar homes" line reads, so a page costs the same for a cohort of ten
+    homes or of ten thousand."""
+
+    pk = models.CompositePrimaryKey("cohort", "day")
+    cohort = models.CharField(max_length=40)
+    day = models.DateField()
+    homes = models.IntegerField()
+    wh = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.cohort} {self.day} {self.homes} homes"

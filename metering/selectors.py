@@ -3,7 +3,8 @@ and the consent that decides whether hourly data may be shown at all.
 
 Days and months are LOCAL (Europe/Paris): a DST day has 23 or 25 hours. The grouping is
 done by PostgreSQL (`date_trunc('day', start AT TIME ZONE 'Europe/Paris')`), so a period of
-two years is one indexed range scan of one supply point's partitions.
+two years is one indexed range scan of one supply point's partitions. The "similar homes"
+average is the exception: it reads only the daily aggregate tables (services.aggregates).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.db import connection
 from django.db.models import Count, Max, Q, Sum
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Trunc
@@ -20,7 +22,13 @@ from django.db.models.functions import Trunc
 from accounts import selectors as account_selectors
 
 from .domain import ESPI_QUALITY, QUALITY_FROM_ESPI, local_day_bounds, month_bounds
-from .models import Consent, ConsentPurpose, IntervalReading
+from .models import (
+    CohortDailyConsumption,
+    Consent,
+    ConsentPurpose,
+    DailyConsumption,
+    IntervalReading,
+)
 
 TZ = "Europe/Paris"
 PARIS = ZoneInfo(TZ)
@@ -239,3 +247,130 @@ def peak_offpeak_monthly(*, supply_point_id: int, start: datetime, end: datetime
 
 def portal_supply_points(*, account_id: int) -> list:
     return account_selectors.account_supply_points(account_id=account_id)
+
+
+# --- Similar homes ------------------------------------------------------------------
+#
+# A cohort is the residential supply points of one market, one area class (urban or
+# rural) and one band of subscribed power. No heating or housing field exists, and the
+# subscribed power is the best proxy we hold for both: homes heated by electricity
+# subscribe 9 kVA and more. The key is stamped on each DailyConsumption row when it is
+# built (see services.aggregates), and CohortDailyConsumption sums the complete days per
+# key, so the portal reads a few hundred small rows whatever the cohort's size.
+
+SIMILAR_HOMES_MIN = 5  # other homes; fewer, and an average could point at a neighbour
+# (upper edge in kVA, key): the standard French powers 3, 6 | 9, 12 | 15, 18 | 24, 30, 36.
+POWER_BANDS = ((6, "3-6"), (12, "9-12"), (18, "15-18"), (36, "24-36"))
+POWER_BAND_ABOVE = "36+"
+
+
+def power_band(kva) -> str:
+    for upper, key in POWER_BANDS:
+        if kva <= upper:
+            return key
+    return POWER_BAND_ABOVE
+
+
+def cohort_key(*, account_type: str, market: str, area_class: str, kva) -> str:
+    """The similar-homes key of a supply point, "" if it is not a home. COHORT_SQL is the
+    same rule in SQL; a test holds them together."""
+    if account_type != "RESIDENTIAL":
+        return ""
+    return f"{market}:{area_class}:{power_band(kva)}"
+
+
+# Over accounts_supplypoint `sp`, accounts_premise `p` and accounts_account `a`.
+COHORT_SQL = (
+    "CASE WHEN a.type = 'RESIDENTIAL' THEN sp.market || ':' || p.area_class || ':' || CASE "
+    + " ".join(f"WHEN sp.subscribed_kva <= {upper} THEN '{key}'" for upper, key in POWER_BANDS)
+    + f" ELSE '{POWER_BAND_ABOVE}' END ELSE '' END"
+)
+COHORT_JOINS_SQL = (
+    "JOIN accounts_premise p ON p.id = sp.premise_id JOIN accounts_account a ON a.id = p.account_id"
+)
+
+
+def full_day_sql(alias: str) -> str:
+    """SQL: the DailyConsumption row `alias` has every hour of its local day (23, 24, 25).
+    A home with missing hours would pull its cohort's average down, so it stays out."""
+    day = f"({alias}.day::timestamp AT TIME ZONE '{TZ}')"
+    next_day = f"(({alias}.day + 1)::timestamp AT TIME ZONE '{TZ}')"
+    return f"{alias}.hours = extract(epoch FROM {next_day} - {day}) / 3600"
+
+
+@dataclass(frozen=True)
+class SimilarHomes:
+    """The average day of the other homes of a supply point's cohort, in Wh, for the
+    days where at least `min_homes` of them had a complete day."""
+
+    cohort: str  # "" when the supply point is not a home
+    daily: dict[date, float]
+    homes: int  # other homes on the latest day shown
+    min_homes: int
+
+    @property
+    def area_class(self) -> str:
+        return self.cohort.split(":")[1] if self.cohort else ""
+
+    @property
+    def power_band(self) -> str:
+        return self.cohort.split(":")[2] if self.cohort else ""
+
+    def month_wh(self, year: int, month: int) -> float | None:
+        """The average home's month: the sum of its average days, only when every day of
+        the month has one (so neither a month in progress nor a gap shows a low figure)."""
+        day = date(year, month, 1)
+        total = 0.0
+        while day.month == month:
+            if day not in self.daily:
+                return None
+            total += self.daily[day]
+            day += timedelta(days=1)
+        return total
+
+
+def similar_homes(
+    *,
+    supply_point_id: int,
+    periods: list[tuple[date, date]],
+    min_homes: int = SIMILAR_HOMES_MIN,
+) -> SimilarHomes:
+    """The supply point's cohort average per local day over `periods` ([first, last) day
+    pairs), in one query on the aggregate tables (never the hourly table).
+
+    The customer's own day is taken out of the cohort's sum when it was counted in it, so
+    the figure is the average of the OTHER homes; a day with fewer than `min_homes` of
+    them is left out."""
+    where = " OR ".join("(c.day >= %s AND c.day < %s)" for _ in periods) or "FALSE"
+    sql = f"""
+        WITH me AS (
+            SELECT sp.id, {COHORT_SQL} AS cohort
+            FROM accounts_supplypoint sp {COHORT_JOINS_SQL}
+            WHERE sp.id = %s
+        )
+        SELECT me.cohort, c.day, c.homes, c.wh, o.wh
+        FROM me
+        LEFT JOIN {CohortDailyConsumption._meta.db_table} c
+            ON c.cohort = me.cohort AND me.cohort <> '' AND ({where})
+        LEFT JOIN {DailyConsumption._meta.db_table} o
+            ON o.supply_point_id = me.id AND o.day = c.day AND o.cohort = c.cohort
+            AND {full_day_sql("o")}
+        ORDER BY c.day
+    """  # noqa: S608 (table names and constant SQL; values are bound)
+    params: list = [supply_point_id]
+    for first, last in periods:
+        params += [first, last]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    cohort = rows[0][0] if rows else ""
+    daily: dict[date, float] = {}
+    homes = 0
+    for _cohort, day, count, wh, own_wh in rows:
+        if day is None:
+            continue
+        others = count - (own_wh is not None)
+        if others >= min_homes:
+            daily[day] = (wh - (own_wh or 0)) / others
+            homes = others
+    return SimilarHomes(cohort=cohort or "", daily=daily, homes=homes, min_homes=min_homes)

@@ -1,9 +1,9 @@
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from celery import shared_task
 from django.utils import timezone
 
-from .services import partitions
+from .services import aggregates, partitions
 
 
 @shared_task(acks_late=True)
@@ -14,3 +14,24 @@ def interval_partitions_task(*, now_iso: str | None = None) -> dict:
     now = datetime.fromisoformat(now_iso) if now_iso else timezone.now()
     report = partitions.interval_partitions_maintain(now=now)
     return {"created": report.created, "dropped": report.dropped}
+
+
+@shared_task(acks_late=True)
+def daily_consumption_task(
+    *, today_iso: str | None = None, day_from_iso: str | None = None, day_to_iso: str | None = None
+) -> dict:
+    """Nightly: rebuild the daily and similar-homes aggregates of yesterday and the day
+    before (local days), because some meters' hours arrive a day late. Idempotent, so a
+    redelivered task is harmless. `day_from_iso`/`day_to_iso` rebuild any past period."""
+    today = date.fromisoformat(today_iso) if today_iso else timezone.localdate()
+    day_from = date.fromisoformat(day_from_iso) if day_from_iso else today - timedelta(days=2)
+    day_to = date.fromisoformat(day_to_iso) if day_to_iso else today - timedelta(days=1)
+    report = aggregates.daily_consumption_rebuild(day_from=day_from, day_to=day_to)
+    return {
+        "day_from": day_from.isoformat(),
+        "day_to": day_to.isoformat(),
+        "days": report.days,
+        "daily_written": report.daily_written,
+        "cohort_written": report.cohort_written,
+        "cohort_removed": report.cohort_removed,
+    }

@@ -7,6 +7,8 @@ from datetime import date, timedelta
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from accounts.access import customer_required, portal_membership
@@ -15,8 +17,24 @@ from . import selectors
 from .domain import local_day_bounds, month_bounds
 
 
-def _kwh(wh: int) -> float:
+def _kwh(wh: float) -> float:
     return round(wh / 1000, 3)
+
+
+def _kwh_or_none(wh: float | None) -> float | None:
+    # None draws a gap in Chart.js: no average is better than a wrong one.
+    return None if wh is None else _kwh(wh)
+
+
+# Worded to follow "en zone …" and "de …" in the page's sentence.
+AREA_WORDS = {"URBAN": gettext_lazy("urbaine"), "RURAL": gettext_lazy("rurale")}
+BAND_WORDS = {
+    "3-6": gettext_lazy("3 à 6 kVA"),
+    "9-12": gettext_lazy("9 à 12 kVA"),
+    "15-18": gettext_lazy("15 à 18 kVA"),
+    "24-36": gettext_lazy("24 à 36 kVA"),
+    "36+": gettext_lazy("plus de 36 kVA"),
+}
 
 
 @require_GET
@@ -80,16 +98,28 @@ def consumption_charts(request: HttpRequest, pk: int) -> HttpResponse:
         )
     last12 = months[12:]
     previous12 = months[:12]
+    similar = selectors.similar_homes(
+        supply_point_id=point.pk,
+        periods=[
+            (last12[0].start.date(), last12[-1].end.date()),
+            (m_start.astimezone(selectors.PARIS).date(), m_end.astimezone(selectors.PARIS).date()),
+        ],
+    )
     chart = {
         "months": {
             "labels": [m.start.strftime("%Y-%m") for m in last12],
             "current": [_kwh(m.wh) for m in last12],
             "previous": [_kwh(m.wh) for m in previous12],
+            "similar": [
+                _kwh_or_none(similar.month_wh(m.start.year, m.start.month)) for m in last12
+            ],
         },
         "days": {
             "labels": [d.start.strftime("%d") for d in days],
             "values": [_kwh(d.wh) for d in days],
+            "similar": [_kwh_or_none(similar.daily.get(d.start.date())) for d in days],
         },
+        "similar_label": _("Moyenne des foyers similaires"),
         "split": {
             "labels": [s["month"].strftime("%Y-%m") for s in split[-12:]],
             "hp": [_kwh(s["hp_wh"]) for s in split[-12:]],
@@ -109,6 +139,12 @@ def consumption_charts(request: HttpRequest, pk: int) -> HttpResponse:
             "month": f"{year:04d}-{month:02d}",
             "day": day,
             "hourly_allowed": hourly_allowed,
+            "similar": similar,
+            "similar_shown": any(
+                v is not None for v in chart["months"]["similar"] + chart["days"]["similar"]
+            ),
+            "similar_area": AREA_WORDS.get(similar.area_class, similar.area_class),
+            "similar_band": BAND_WORDS.get(similar.power_band, similar.power_band),
             "year_total": _kwh(sum(m.wh for m in last12)),
             "previous_total": _kwh(sum(m.wh for m in previous12)),
             "month_total": _kwh(sum(d.wh for d in days)),

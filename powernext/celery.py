@@ -34,4 +34,9 @@ app.conf.beat_schedule = {
         "task": "metering.tasks.interval_partitions_task",
         "schedule": crontab(hour=1, minute=53),
     },
+    # After the night's head-end files; yesterday and the day before (late hours).
+    "metering-daily-consumption": {
+        "task": "metering.tasks.daily_consumption_task",
+        "schedule": crontab(hour=6, minute=7),
+    },
 }
