@@ -8,10 +8,14 @@ hours from 2026-01-01 UTC, hour-major like a head-end file) to /tmp, then, on th
 connection in the same run:
 
 - the floor: `COPY` of the file into an unindexed UNLOGGED table of the file's columns,
-  typed like `metering_interval` (no validation, no key, no WAL);
-- `metering.services.ingestion.interval_batch_ingest` on an empty interval table (COPY into
-  staging, SQL validation, partitions, upsert into the partitioned, keyed table);
-- the same file again (a re-delivery: everything unchanged).
+  typed like `metering_interval` (no validation, no key, no WAL), timed before and after
+  the service runs, keeping the faster;
+- `metering.services.ingestion.interval_batch_ingest` on an empty interval table (its fast
+  pass: COPY into staging, conversion with checks, fresh monthly tables keyed and swapped
+  in for the empty partitions);
+- the same file again (a re-delivery: everything unchanged; the fast pass's upsert branch).
+
+Each timed step starts after a CHECKPOINT, so none pays for the previous one's writes.
 
 Prints rows/s of each and the ratio service / floor.
 """
@@ -106,31 +110,45 @@ def main() -> None:
         f"written in {time.perf_counter() - t:.1f} s"
     )
 
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS bench_raw_interval")
-        cursor.execute(
-            "CREATE UNLOGGED TABLE bench_raw_interval (market text, identifier text, "
-            "start timestamptz, wh integer, quality smallint)"
-        )
-        with open(path, "rb") as source:
-            t = time.perf_counter()
-            cursor.cursor.copy_expert(
-                "COPY bench_raw_interval FROM STDIN WITH (FORMAT csv, HEADER)", source, 1 << 20
+    def raw_copy() -> float:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS bench_raw_interval")
+            cursor.execute(
+                "CREATE UNLOGGED TABLE bench_raw_interval (market text, identifier text, "
+                "start timestamptz, wh integer, quality smallint)"
             )
-            floor = time.perf_counter() - t
-        cursor.execute("DROP TABLE bench_raw_interval")
-    print(
-        f"floor: raw COPY into an unindexed unlogged table  {floor:6.1f} s  "
-        f"{args.rows / floor:10,.0f} rows/s"
-    )
+            cursor.execute("CHECKPOINT")
+            with open(path, "rb") as source:
+                t = time.perf_counter()
+                cursor.cursor.copy_expert(
+                    "COPY bench_raw_interval FROM STDIN WITH (FORMAT csv, HEADER)", source, 1 << 20
+                )
+                elapsed = time.perf_counter() - t
+            cursor.execute("DROP TABLE bench_raw_interval")
+        return elapsed
 
+    # The floor is timed before and after the service; the faster of the two is kept, so
+    # a busy moment on the machine cannot flatter the ratio.
+    floors = [raw_copy()]
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE metering_interval")
+        cursor.execute("CHECKPOINT")
     runs = []
     for label in ("service, empty table", "service, re-delivery"):
+        with connection.cursor() as cursor:
+            cursor.execute("CHECKPOINT")
         with open(path, "rb") as source:
             t = time.perf_counter()
             summary = interval_batch_ingest(source=source)
             elapsed = time.perf_counter() - t
-        runs.append(elapsed)
+        runs.append((label, elapsed, summary))
+    floors.append(raw_copy())
+    floor = min(floors)
+    print(
+        f"floor: raw COPY into an unindexed unlogged table  {floor:6.1f} s  "
+        f"{args.rows / floor:10,.0f} rows/s   (before: {floors[0]:.1f} s, after: {floors[1]:.1f} s)"
+    )
+    for label, elapsed, summary in runs:
         print(
             f"{label:<48} {elapsed:6.1f} s  {args.rows / elapsed:10,.0f} rows/s  "
             f"= {floor / elapsed:.2f} of raw COPY   ({summary})"

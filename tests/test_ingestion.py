@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from metering.domain import local_day_bounds, local_day_hours
+from metering.services import ingestion
 from metering.services.ingestion import IntervalBatchRejected, interval_batch_ingest
 
 from .factories import AccountFactory
@@ -59,6 +60,50 @@ def points(db):
 T0 = datetime(2026, 1, 10, tzinfo=UTC)
 
 
+@pytest.fixture(autouse=True, params=["strict", "fast-upsert", "fast-swap"])
+def ingest_pass(request, monkeypatch):
+    """Every test runs through each of the three ways a batch can be written: the strict
+    pass (small batches), and the fast pass's upsert and partition-swap branches, which
+    production uses from 1 MB and from 100k rows into empty months."""
+    if request.param != "strict":
+        monkeypatch.setattr(ingestion, "FAST_MIN_BYTES", 0)
+    monkeypatch.setattr(ingestion, "BULK_MIN_ROWS", 1 if request.param == "fast-swap" else 10**12)
+    calls = {"strict": 0, "swap": 0}
+    for name, key in (("_strict_ingest", "strict"), ("_swap_in", "swap")):
+        original = getattr(ingestion, name)
+
+        def counted(*args, _original=original, _key=key):
+            calls[_key] += 1
+            return _original(*args)
+
+        monkeypatch.setattr(ingestion, name, counted)
+    return {"mode": request.param, "calls": calls}
+
+
+def leftover_tables() -> list[str]:
+    """Staging and swap tables that outlived their batch (there should be none)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname FROM pg_class WHERE relkind IN ('r', 'p') AND ("
+            "relname LIKE 'metering_interval_fast_stage%%' OR relname LIKE '%%\\_new' "
+            "OR relname LIKE 'metering_interval_y%%\\_in\\_%%')"
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def partition_keys_intact() -> bool:
+    """Every month of the table is attached with its primary key (after a swap too)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT count(*) FILTER (WHERE NOT EXISTS (
+                SELECT 1 FROM pg_index x WHERE x.indrelid = i.inhrelid AND x.indisprimary))
+            FROM pg_inherits i WHERE i.inhparent = 'metering_interval'::regclass
+            """
+        )
+        return cursor.fetchone()[0] == 0
+
+
 # --- The service and the command ------------------------------------------------------
 
 
@@ -102,7 +147,71 @@ def rejected(text: str, **kwargs) -> dict[int, tuple[str, ...]]:
     with pytest.raises(IntervalBatchRejected) as info:
         ingest(text, **kwargs)
     assert totals() == before  # nothing of the batch was written
+    assert leftover_tables() == []
+    assert partition_keys_intact()
     return {error.line: error.reasons for error in info.value.errors}
+
+
+def test_both_deliveries_leave_keyed_partitions_and_no_scratch_tables(points, ingest_pass):
+    rows = hours(points[0], datetime(2026, 1, 31, 20, tzinfo=UTC), 10) + hours(
+        points[1], datetime(2026, 1, 31, 20, tzinfo=UTC), 10
+    )  # across a month's end
+    first = ingest(csv_of(rows))
+    assert (first.inserted, first.updated, first.unchanged) == (20, 0, 0)
+    assert first.months == ["2026-01", "2026-02"]
+    again = ingest(csv_of(rows))
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 20)
+    assert totals() == (20, 2 * sum(100 + i for i in range(10)))
+    # Each pass was the one the test meant (a fast pass must not fall back quietly).
+    mode, calls = ingest_pass["mode"], ingest_pass["calls"]
+    assert calls["strict"] == (2 if mode == "strict" else 0)
+    assert calls["swap"] == (1 if mode == "fast-swap" else 0)
+    assert leftover_tables() == []
+    assert partition_keys_intact()
+    with connection.cursor() as cursor:  # the key is enforced on the month written
+        cursor.execute("SAVEPOINT dup")
+        with pytest.raises(Exception, match="duplicate key"):
+            cursor.execute(
+                "INSERT INTO metering_interval VALUES (%s, '2026-01-31 20:00+00', 1, 0)",
+                [points[0].pk],
+            )
+        cursor.execute("ROLLBACK TO SAVEPOINT dup")
+
+
+def test_new_hours_are_added_to_a_month_that_has_data(points):
+    ingest(csv_of(hours(points[0], T0, 5)))
+    summary = ingest(csv_of(hours(points[0], T0, 8)))
+    assert (summary.inserted, summary.updated, summary.unchanged) == (3, 0, 5)
+    assert totals() == (8, sum(100 + i for i in range(8)))
+
+
+@pytest.mark.parametrize(
+    ("start", "wh"),
+    [
+        # Forms PostgreSQL's own input functions would take, but the format does not.
+        ("2026-01-10t03:00:00Z", 7),
+        ("2026-01-10T03:00:00z", 7),
+        ("2026-01-1 T03:00:00Z", 7),
+        ("2026-01-10T 3:00:00Z", 7),
+        ("2026-01-09T24:00:00Z", 7),
+        ("2026-01-10T03:00:00Z", "+7"),
+        ("2026-01-10T03:00:00Z", " 7"),
+        ("2026-01-10T03:00:00Z", "0x7"),
+        ("2026-01-10T03:00:00Z", "1_000"),
+    ],
+)
+def test_lenient_forms_are_refused_whichever_pass_reads_them(points, start, wh):
+    rows = good_rows(points)
+    rows[3] = (*rows[3][:2], start, wh, 0)
+    errors = rejected(csv_of(rows))
+    assert list(errors) == [5]
+
+
+def test_a_batch_over_years_is_checked_line_by_line(points):
+    rows = hours(points[0], T0, 2) + hours(points[0], datetime(2029, 6, 1, tzinfo=UTC), 2)
+    assert ingest(csv_of(rows)).inserted == 4
+    rows.append(rows[0])
+    assert list(rejected(csv_of(rows))) == [6]
 
 
 def good_rows(points):
