@@ -15,6 +15,9 @@ connection in the same run:
   in for the empty partitions);
 - the same file again (a re-delivery: everything unchanged; the fast pass's upsert branch).
 
+Also printed, for reference: `COPY` of the file into a logged table keyed on (market,
+identifier, start), that is what WAL and a primary key cost a plain COPY.
+
 Each timed step starts after a CHECKPOINT, so none pays for the previous one's writes.
 
 Prints rows/s of each and the ratio service / floor.
@@ -110,12 +113,13 @@ def main() -> None:
         f"written in {time.perf_counter() - t:.1f} s"
     )
 
-    def raw_copy() -> float:
+    def raw_copy(*, keyed: bool = False) -> float:
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS bench_raw_interval")
             cursor.execute(
-                "CREATE UNLOGGED TABLE bench_raw_interval (market text, identifier text, "
-                "start timestamptz, wh integer, quality smallint)"
+                f"CREATE {'' if keyed else 'UNLOGGED '}TABLE bench_raw_interval (market text, "
+                "identifier text, start timestamptz, wh integer, quality smallint"
+                f"{', PRIMARY KEY (market, identifier, start)' if keyed else ''})"
             )
             cursor.execute("CHECKPOINT")
             with open(path, "rb") as source:
@@ -144,9 +148,15 @@ def main() -> None:
         runs.append((label, elapsed, summary))
     floors.append(raw_copy())
     floor = min(floors)
+    keyed = raw_copy(keyed=True)
     print(
         f"floor: raw COPY into an unindexed unlogged table  {floor:6.1f} s  "
         f"{args.rows / floor:10,.0f} rows/s   (before: {floors[0]:.1f} s, after: {floors[1]:.1f} s)"
+    )
+    print(
+        f"reference: raw COPY into a logged table keyed like it {keyed:6.1f} s  "
+        f"{args.rows / keyed:10,.0f} rows/s  = {floor / keyed:.2f} of the floor "
+        "(what WAL and the key cost before any mapping or checking)"
     )
     for label, elapsed, summary in runs:
         print(
