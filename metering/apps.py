@@ -9,6 +9,7 @@ class MeteringConfig(AppConfig):
 
         from tickets import hooks as ticket_hooks
 
+        from . import tasks  # noqa: F401 - register tasks in every process, for services
         from .models import Reading
         from .services import workflow
 

@@ -35,3 +35,16 @@ def daily_consumption_task(
         "cohort_written": report.cohort_written,
         "cohort_removed": report.cohort_removed,
     }
+
+
+@shared_task(acks_late=True)
+def meter_remote_read_task(*, ticket_id: int, now_iso: str | None = None) -> dict:
+    """Call the head-end for a METERING ticket whose remote-read step is running. A
+    redelivered task finds the step over and does nothing."""
+    from .services import workflow
+
+    now = datetime.fromisoformat(now_iso) if now_iso else timezone.now()
+    result = workflow.meter_remote_read_pending(ticket_id=ticket_id, now=now)
+    if result is None:
+        return {"skipped": True}
+    return {"ok": result.ok, "readings": len(result.readings), "error": result.error}

@@ -2,16 +2,18 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from accounts import selectors as account_selectors
-from accounts.access import customer_required, portal_membership
+from accounts.access import console_required, customer_required, portal_membership
 from accounts.domain import member_can
+from tickets.models import Ticket
 
 from . import forms
-from .services import readings
+from .services import readings, workflow
 
 SUBMIT_PERMISSION = "edit_account"  # VIEWER and BILLING members only look
 
@@ -108,3 +110,34 @@ def _noon(day):
     from datetime import datetime, time
 
     return datetime.combine(day, time(12), tzinfo=timezone.get_current_timezone())
+
+
+# --- Console: the meter-issue workflow on a METERING ticket -------------------------
+
+
+def _console_ticket(reference: str):
+    return get_object_or_404(Ticket.objects.select_related("supply_point"), reference=reference)
+
+
+@console_required
+@require_POST
+def console_meter_check(request: HttpRequest, reference: str) -> HttpResponse:
+    ticket = _console_ticket(reference)
+    try:
+        workflow.meter_check_start(ticket=ticket, actor=request.user, now=timezone.now())
+    except readings.MeteringError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Télérelevé demandé ; le résultat s'affichera ici."))
+    return redirect("console_tickets:workspace", reference=reference)
+
+
+@console_required
+@require_POST
+def console_site_visit_done(request: HttpRequest, reference: str) -> HttpResponse:
+    ticket = _console_ticket(reference)
+    workflow.onsite_check_done(
+        ticket=ticket, actor=request.user, now=timezone.now(), note=request.POST.get("note", "")
+    )
+    messages.success(request, _("Vérification sur place enregistrée."))
+    return redirect("console_tickets:workspace", reference=reference)

@@ -21,6 +21,7 @@ urlpatterns = [
     path("portal/consumption/", include("metering.portal_urls_exports")),
     path("portal/readings/", include("metering.portal_urls")),
     path("portal/", include("accounts.portal_urls")),
+    path("console/metering/", include("metering.console_urls")),
     path("console/", include("tickets.console_urls")),
     path("console/", include("accounts.console_urls")),
     path("supervisor/escalations/", include("tickets.supervisor_urls")),

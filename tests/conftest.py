@@ -47,7 +47,8 @@ def login(client):
 
 @pytest.fixture(autouse=True)
 def _reference_data(request):
-    """Rows that data migrations create (SLA packages, SLA policies, calendars).
+    """Rows that data migrations create (SLA packages, SLA policies, calendars, the
+    METERING workflow policy).
 
     A transactional test flushes the database afterwards, migration data
     included, so every database test puts them back (idempotently).
@@ -67,3 +68,4 @@ def _reference_data(request):
 
     importlib.import_module("accounts.migrations.0004_sla_packages").create(apps, None)
     importlib.import_module("tickets.migrations.0002_default_policies").create(apps, None)
+    importlib.import_module("tickets.migrations.0005_metering_workflow_policy").create(apps, None)

@@ -2,6 +2,7 @@
 for a read, then an on-site check booked on the contact centre's working calendar;
 each step on an SLA clock of the METERING policy, moved on by `clocks_sweep`."""
 
+import html
 import importlib
 import logging
 from datetime import UTC, datetime, timedelta
@@ -574,7 +575,7 @@ def test_the_console_shows_each_step_with_its_due_time(
     with frozen(customer_due + timedelta(hours=1)):
         page = client.get(reverse("console_tickets:workspace", args=[ticket.reference]))
     assert page.status_code == 200
-    html = page.content.decode()
+    body = page.content.decode()
     with translation.override("fr"):
         due = {
             c.name: formats.date_format(timezone.localtime(c.due_at), "SHORT_DATETIME_FORMAT")
@@ -585,7 +586,124 @@ def test_the_console_shows_each_step_with_its_due_time(
         "Relevé client 5 jours ouvrés",
         "Vérification sur place",
     ):
-        assert f"<strong>{name}</strong>" in html
-        assert due[name] in html
+        assert f"<strong>{name}</strong>" in body
+        assert due[name] in body
     assert due["Vérification sur place"].endswith("12:00")  # the end of the slot, Paris time
-    assert "Vérification sur place planifiée le 02/11/2026 de 08:00 à 12:00" in html
+    assert "Vérification sur place planifiée le 02/11/2026 de 08:00 à 12:00" in body
+
+
+# --- The console's buttons -------------------------------------------------------
+
+
+@pytest.fixture
+def eager_tasks(settings):
+    """Tasks run in-process when enqueued (the broker round trip is tested elsewhere)."""
+    from powernext.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def agent_client(make_user, login):
+    return login(make_user(role=Role.AGENT, email="agent@powernext.example"))
+
+
+def check_url(ticket) -> str:
+    return reverse("console_metering:check", args=[ticket.reference])
+
+
+def test_agent_starts_the_check_and_the_task_reads_the_meter(
+    issue, agent_client, eager_tasks, settings, django_capture_on_commit_callbacks
+):
+    settings.METERING_HEADEND = "tests.test_meter_workflow.AnsweringHeadEnd"
+    with frozen(NOW), django_capture_on_commit_callbacks(execute=True):
+        response = agent_client.post(check_url(issue))
+    assert response.status_code == 302
+    [remote] = step(issue, REMOTE)
+    assert remote.status == "MET"
+    assert sorted(Reading.objects.values_list("register__code", "value")) == [
+        ("HC", 800),
+        ("HP", 1200),
+    ]
+    assert "Contrôle du compteur lancé" in notes(issue)[0]
+    # A redelivered task finds the step over: nothing is read twice.
+    from metering.tasks import meter_remote_read_task
+
+    assert meter_remote_read_task.apply(kwargs={"ticket_id": issue.pk}).get() == {"skipped": True}
+    assert Reading.objects.count() == 2
+
+
+class AnsweringHeadEnd(FakeHeadEnd):
+    def __init__(self):
+        super().__init__(values={"HP": 1200, "HC": 800})
+
+
+def test_a_second_click_while_the_read_runs_is_refused(issue, agent_client):
+    with frozen(NOW):  # no on-commit callbacks run: the task stays pending
+        agent_client.post(check_url(issue))
+        response = agent_client.post(check_url(issue), follow=True)
+    assert "déjà en cours" in response.content.decode()
+    assert len(step(issue, REMOTE)) == 1
+
+
+def test_the_check_is_refused_on_a_ticket_of_another_queue(
+    make_user, agent_client, metering_policy
+):
+    user = make_user(email="bob@example.fr")
+    account = MembershipFactory(user=user).account
+    ticket = ticket_services.ticket_create(
+        channel="PHONE",
+        category="BILL_QUERY",
+        subject="Facture",
+        body="Question",
+        account=account,
+        requester=user,
+        now=NOW,
+    )
+    with frozen(NOW):
+        response = agent_client.post(check_url(ticket), follow=True)
+    assert "ne s'applique qu'à une demande Comptage" in html.unescape(response.content.decode())
+    assert not ticket.clocks.filter(definition__start_event=REMOTE).exists()
+
+
+def test_agent_records_the_site_visit(issue, agent_client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        slot = workflow.onsite_check_book(ticket=issue, now=NOW)
+    with frozen(slot.start + timedelta(hours=1)):
+        response = agent_client.post(
+            reverse("console_metering:visit_done", args=[issue.reference]),
+            {"note": "Afficheur remplacé."},
+        )
+    assert response.status_code == 302
+    [onsite] = step(issue, ONSITE)
+    assert onsite.status == "MET"
+    assert "Vérification sur place effectuée. Afficheur remplacé." in notes(issue)[-1]
+
+
+@pytest.mark.parametrize("who", ["anonymous", "customer", "field"])
+def test_only_console_staff_may_start_the_check(issue, who, make_user, login, client):
+    if who == "customer":
+        client = login(issue.requester)
+    elif who == "field":
+        client = login(make_user(role=Role.FIELD_TECHNICIAN, email="tech@powernext.example"))
+    for name in ("check", "visit_done"):
+        response = client.post(reverse(f"console_metering:{name}", args=[issue.reference]))
+        assert response.status_code in (302, 403)
+        if response.status_code == 302:
+            assert "/accounts/login" in response["Location"]
+    assert not step(issue, REMOTE) and not step(issue, ONSITE)
+
+
+def test_unknown_ticket_is_404_and_get_is_not_allowed(issue, agent_client):
+    assert (
+        agent_client.post(check_url(issue).replace(issue.reference, "PN-0000-000000")).status_code
+        == 404
+    )
+    assert agent_client.get(check_url(issue)).status_code == 405
+
+
+def test_the_workspace_offers_the_buttons_only_on_metering_tickets(issue, agent_client):
+    page = agent_client.get(reverse("console_tickets:workspace", args=[issue.reference]))
+    assert check_url(issue) in page.content.decode()

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.selectors import parameter_get
@@ -78,6 +79,53 @@ def _settled(ticket: Ticket, *, since: datetime) -> bool:
 
 
 # --- 1. Remote read -----------------------------------------------------------
+
+
+class NotAMeterIssue(MeteringError):
+    """The ticket is not a METERING ticket on a supply point."""
+
+
+class CheckInProgress(MeteringError):
+    """A remote read is already under way on the ticket."""
+
+
+def meter_check_start(*, ticket: Ticket, actor: User, now: datetime) -> None:
+    """An agent starts the workflow on a METERING ticket: the remote-read clock starts now
+    and the head-end is called by a task after commit (it may take seconds to answer)."""
+    from celery import current_app
+
+    if ticket.queue != "METERING" or ticket.supply_point_id is None:
+        raise NotAMeterIssue(
+            _("Le contrôle du compteur ne s'applique qu'à une demande Comptage liée à un PRM.")
+        )
+    with transaction.atomic():
+        Ticket.objects.select_for_update().filter(pk=ticket.pk).first()
+        if ticket.clocks.filter(
+            definition__start_event=REMOTE_READ_STARTED, status__in=LIVE
+        ).exists():
+            raise CheckInProgress(_("Un télérelevé est déjà en cours sur cette demande."))
+        meter_in_service(supply_point=ticket.supply_point, at=now)  # raises if none
+        ticket_services.ticket_reply(
+            ticket=ticket,
+            author=actor,
+            body="Contrôle du compteur lancé : télérelevé demandé.",
+            now=now,
+            internal=True,
+        )
+        ticket_services.ticket_clock_start(ticket=ticket, event=REMOTE_READ_STARTED, now=now)
+        task = current_app.tasks["metering.tasks.meter_remote_read_task"]
+        transaction.on_commit(lambda: task.delay(ticket_id=ticket.pk))
+
+
+def meter_remote_read_pending(*, ticket_id: int, now: datetime) -> RemoteReadResult | None:
+    """The task's body: read the meter unless that step is over already (a redelivered
+    task, or the sweep moved on after a breach), so running it twice reads once."""
+    ticket = Ticket.objects.select_related("supply_point").get(pk=ticket_id)
+    if not ticket.clocks.filter(
+        definition__start_event=REMOTE_READ_STARTED, status=ClockStatus.RUNNING
+    ).exists():
+        return None
+    return meter_remote_read(ticket=ticket, now=now)
 
 
 @dataclass
@@ -362,14 +410,18 @@ __all__ = [
     "READ_SETTLED",
     "REMOTE_READ_DONE",
     "REMOTE_READ_STARTED",
+    "CheckInProgress",
     "NoSlot",
+    "NotAMeterIssue",
     "OnsiteSlot",
     "RemoteReadResult",
     "contact_centre_calendar_get",
     "customer_read_request",
+    "meter_check_start",
     "meter_issue_followup",
     "meter_read_arrived",
     "meter_remote_read",
+    "meter_remote_read_pending",
     "on_customer_read_breached",
     "on_reading_saved",
     "on_remote_read_breached",
