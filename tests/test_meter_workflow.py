@@ -590,6 +590,11 @@ def test_the_console_shows_each_step_with_its_due_time(
         assert due[name] in body
     assert due["Vérification sur place"].endswith("12:00")  # the end of the slot, Paris time
     assert "Vérification sur place planifiée le 02/11/2026 de 08:00 à 12:00" in body
+    # Each workflow note restarted the inactivity clock; only its latest instance shows.
+    assert ticket.clocks.filter(name="Inactivité 72 h").count() > 1
+    assert body.count("<strong>Inactivité 72 h</strong>") == 1
+    # Notes the workflow wrote are signed as automatic, not with the customer's name.
+    assert "Automatique" in body
 
 
 # --- The console's buttons -------------------------------------------------------

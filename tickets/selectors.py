@@ -202,7 +202,20 @@ def clock_rows(*, clocks, now: datetime) -> list[dict]:
     """Each clock with the time left, counted in the clock's own kind of time."""
     rows = []
     calendars: dict[int, bcal.BusinessCalendar] = {}
+    clocks = list(clocks)
+    # A clock that restarts on activity (inactivity) leaves one met instance per reply;
+    # only its latest instance says anything about the ticket now.
+    latest: dict[int, tuple] = {}
     for clock in clocks:
+        if clock.restarts_on_activity:
+            key = (clock.started_at, clock.pk)
+            latest[clock.definition_id] = max(latest.get(clock.definition_id, key), key)
+    for clock in clocks:
+        if clock.restarts_on_activity and latest[clock.definition_id] != (
+            clock.started_at,
+            clock.pk,
+        ):
+            continue
         left = None
         if clock.status == "RUNNING" and clock.due_at:
             if clock.unit == "CLOCK_HOURS":
