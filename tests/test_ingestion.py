@@ -92,12 +92,17 @@ def leftover_tables() -> list[str]:
 
 
 def partition_keys_intact() -> bool:
-    """Every month of the table is attached with its primary key (after a swap too)."""
+    """Every month of the table is attached with its primary key and its BRIN index on
+    `start` (after a swap too)."""
     with connection.cursor() as cursor:
         cursor.execute(
             """
             SELECT count(*) FILTER (WHERE NOT EXISTS (
-                SELECT 1 FROM pg_index x WHERE x.indrelid = i.inhrelid AND x.indisprimary))
+                SELECT 1 FROM pg_index x WHERE x.indrelid = i.inhrelid AND x.indisprimary)
+                OR NOT EXISTS (
+                SELECT 1 FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid
+                JOIN pg_am a ON a.oid = c.relam
+                WHERE x.indrelid = i.inhrelid AND a.amname = 'brin'))
             FROM pg_inherits i WHERE i.inhparent = 'metering_interval'::regclass
             """
         )
