@@ -134,6 +134,18 @@ PARAMETER_DEFAULTS: dict[str, object] = {
     "onsite_check_min_working_days": 5,
     "onsite_check_max_working_days": 10,
     "interval_retention_months": 24,
+    # billing (euros as strings: read them with Decimal)
+    "invoice_due_days": 14,
+    "dispute_window_days": 60,
+    "credit_approval_threshold": "100.00",
+    "assistance_season_cap": "750.00",
+    "extension_max_days": 30,
+    "plan_min_instalments": 3,
+    "plan_max_instalments": 12,
+    "deposit_min": "50.00",
+    "deposit_max": "300.00",
+    "reconnection_fee_min": "25.00",
+    "reconnection_fee_max": "75.00",
 }
 
 
