@@ -37,9 +37,32 @@ def breach_handlers(stop_event: str) -> tuple[BreachHandler, ...]:
     return tuple(_breach_handlers.get(stop_event, ()))
 
 
+# --- Ombudsman remedies -------------------------------------------------------------------
+# When a supervisor records an ombudsman's remedy as carried out, the apps above settle
+# what it involves (billing books the money remedy on the customer's account). A handler
+# is called as ``handler(complaint=complaint, actor=user, now=now)`` inside the same
+# transaction, once, when the remedy is first marked done; raising aborts the marking.
+
+RemedyHandler = Callable[..., Any]
+
+_remedy_handlers: list[RemedyHandler] = []
+
+
+def register_remedy_handler(handler: RemedyHandler) -> None:
+    if handler not in _remedy_handlers:
+        _remedy_handlers.append(handler)
+
+
+def remedy_handlers() -> tuple[RemedyHandler, ...]:
+    return tuple(_remedy_handlers)
+
+
 __all__ = [
     "BreachHandler",
+    "RemedyHandler",
     "breach_handlers",
     "register_breach_handler",
+    "register_remedy_handler",
+    "remedy_handlers",
     "unregister_breach_handler",
 ]

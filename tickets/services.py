@@ -1019,6 +1019,10 @@ def ombudsman_remedy_done(*, complaint_id: int, actor: User, now: datetime) -> C
             complaint.resolved = True
             complaint.save(update_fields=["remedy_done_at", "resolved"])
             _event(complaint.ticket, kind="REMEDY_DONE", actor=actor, now=now)
+            from . import hooks
+
+            for handler in hooks.remedy_handlers():
+                handler(complaint=complaint, actor=actor, now=now)
     return complaint
 
 
