@@ -5,4 +5,14 @@ class BillingConfig(AppConfig):
     name = "billing"
 
     def ready(self) -> None:
+        from accounts.hooks import register_erasure_blocker
+        from metering import hooks as metering_hooks
+
         from . import tasks  # noqa: F401 - register tasks in every process, for services
+        from .selectors.invoices import balance_erasure_blocker
+        from .services.invoices import on_rebill_request
+
+        # Re-estimated reads flag the invoices resting on them for rebilling.
+        if on_rebill_request not in metering_hooks.rebill_requests:
+            metering_hooks.rebill_requests.append(on_rebill_request)
+        register_erasure_blocker(balance_erasure_blocker)

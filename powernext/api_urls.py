@@ -2,6 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from accounts.api import AccountMeView, MeView, SupplyPointDetailView, SupplyPointListView
+from billing.api import BillingExportView, InvoiceDetailView, InvoiceListView, InvoicePdfView
 from metering.api import ConsumptionView
 from tickets.api import TicketDetailView, TicketListCreateView
 
@@ -20,5 +21,9 @@ urlpatterns = [
         ConsumptionView.as_view(),
         name="api-supply-point-consumption",
     ),
+    path("invoices/", InvoiceListView.as_view(), name="api-invoices"),
+    path("invoices/<str:number>", InvoiceDetailView.as_view(), name="api-invoice"),
+    path("invoices/<str:number>/pdf", InvoicePdfView.as_view(), name="api-invoice-pdf"),
+    path("billing/export.csv", BillingExportView.as_view(), name="api-billing-export"),
     path("", include("metering.api_urls_ingest")),
 ]
