@@ -16,3 +16,9 @@ class BillingConfig(AppConfig):
         if on_rebill_request not in metering_hooks.rebill_requests:
             metering_hooks.rebill_requests.append(on_rebill_request)
         register_erasure_blocker(balance_erasure_blocker)
+        # An ombudsman's money remedy, marked done in tickets, is booked here.
+        from tickets import hooks as ticket_hooks
+
+        from .services.remedies import ombudsman_remedy_book
+
+        ticket_hooks.register_remedy_handler(ombudsman_remedy_book)

@@ -308,6 +308,12 @@ def test_tariff_version_change_mid_period_from_register_reads(tariffs):
     assert invoice.total_gross == D("83.17")
     assert invoice.consumption_kwh == D("311")
     assert not invoice.estimated
+    # Issuing marks the two reads it rests on as billed (kept as long as the invoice).
+    from metering.models import Reading
+
+    assert not Reading.objects.filter(billed=True).exists()
+    services.invoice_issue(invoice=invoice, now=local(2026, 2, 20, 11))
+    assert Reading.objects.filter(billed=True).count() == 2
     assert [line.start for line in invoice.lines.all()][::3] == [
         date(2026, 1, 15),
         date(2026, 2, 1),

@@ -32,6 +32,7 @@ from billing.models import (
 from billing.selectors import invoices as selectors
 from billing.services.ledger import ledger_post
 from billing.services.numbering import invoice_number_next
+from metering.services import readings as metering_readings
 
 PARIS = ZoneInfo("Europe/Paris")
 JURISDICTION = {"FR_PRM": "FR", "EIC": "FR", "GB_MPAN": "GB"}
@@ -186,8 +187,8 @@ def invoice_issue(*, invoice: Invoice, now: datetime, actor: User | None = None)
     """DRAFT → ISSUED: the next gapless number, issue and due dates, the ledger charge (or
     credit, for a credit note), and the PDF built once the transaction commits.
 
-    The register reads the invoice rests on should be marked as billed (kept past their
-    retention); metering offers no service for that yet, so they are left as they are."""
+    The register reads the invoice rests on are marked as billed, so that they are kept
+    as long as the invoice."""
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
         _transition(invoice, InvoiceStatus.ISSUED, now=now, actor=actor)
@@ -221,6 +222,17 @@ def invoice_issue(*, invoice: Invoice, now: datetime, actor: User | None = None)
                     source=f"invoice:{invoice.pk}",
                     actor=actor,
                 )
+        if invoice.kind == InvoiceKind.INVOICE:
+            pieces = selectors.tariff_segments(
+                supply_point_id=invoice.supply_point_id,
+                start=invoice.period_start,
+                end=invoice.period_end,
+            )
+            used = selectors.period_consumption(
+                supply_point_id=invoice.supply_point_id, segments=pieces
+            )
+            if used.read_ids:
+                metering_readings.readings_mark_billed(reading_ids=used.read_ids)
         _enqueue_pdf(invoice.pk)
     return invoice
 

@@ -437,3 +437,9 @@ def last_readings(*, supply_point: SupplyPoint, limit: int = 10):
         .select_related("register", "register__meter")
         .order_by("-read_at", "register__code")[:limit]
     )
+
+
+def readings_mark_billed(*, reading_ids) -> int:
+    """Billing marks the register reads an issued invoice rests on: those are kept for as
+    long as the invoice (retention never drops them). Returns how many changed."""
+    return Reading.objects.filter(pk__in=list(reading_ids), billed=False).update(billed=True)
