@@ -39,4 +39,9 @@ app.conf.beat_schedule = {
         "task": "metering.tasks.daily_consumption_task",
         "schedule": crontab(hour=6, minute=7),
     },
+    # Payment plans: reminders 3 days before an instalment, broken plans 7 days after.
+    "billing-plan-instalments-sweep": {
+        "task": "billing.tasks.plan_instalments_sweep_task",
+        "schedule": crontab(hour=7, minute=31),
+    },
 }

@@ -1,4 +1,4 @@
-from . import company as facts
+from accounts import company as facts
 
 
 def company(request):
