@@ -48,7 +48,7 @@ def login(client):
 @pytest.fixture(autouse=True)
 def _reference_data(request):
     """Rows that data migrations create (SLA packages, SLA policies, calendars, the
-    METERING workflow policy, the default tariffs).
+    METERING workflow policy, the dispute settlement clock, the default tariffs).
 
     A transactional test flushes the database afterwards, migration data
     included, so every database test puts them back (idempotently).
@@ -69,4 +69,5 @@ def _reference_data(request):
     importlib.import_module("accounts.migrations.0004_sla_packages").create(apps, None)
     importlib.import_module("tickets.migrations.0002_default_policies").create(apps, None)
     importlib.import_module("tickets.migrations.0005_metering_workflow_policy").create(apps, None)
+    importlib.import_module("tickets.migrations.0006_dispute_settlement_clock").create(apps, None)
     importlib.import_module("billing.migrations.0002_default_tariffs").create(apps, None)
