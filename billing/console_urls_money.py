@@ -1,5 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from billing.views import money
 
 app_name = "console_money"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("assistance/new", money.assistance_new, name="assistance_new"),
+]
