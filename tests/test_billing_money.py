@@ -355,6 +355,40 @@ def test_an_instalment_unpaid_seven_days_after_breaks_the_plan_once(
     assert (event.old_value, event.actor, event.channel) == ("ACTIVE", None, "SYSTEM")
 
 
+def test_an_open_billing_dispute_holds_the_broken_plan_until_it_closes(
+    customer, django_capture_on_commit_callbacks
+):
+    from billing.models import Dispute
+    from billing.services.disputes import dispute_open
+
+    user, account = customer
+    plan = plan_due(account, date(2026, 10, 18))
+    invoice = issued_invoice(account, due=date(2026, 10, 20), book=False)
+    dispute = dispute_open(
+        account=account,
+        requester=user,
+        supply_point=invoice.supply_point,
+        invoice=invoice,
+        problem_date=invoice.issue_date,
+        description="Index relevé faux sur la facture.",
+        now=local(2026, 10, 12, 9),
+    )
+    with (
+        time_machine.travel(local(2026, 10, 26, 7), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert plan_instalments_sweep_task() == {"reminded": 0, "broken": 0}
+    assert PaymentPlan.objects.get(pk=plan.pk).status == PlanStatus.ACTIVE
+    assert not plan.instalments.filter(missed_at__isnull=False).exists()
+    Dispute.objects.filter(pk=dispute.pk).update(status="REJECTED")
+    with (
+        time_machine.travel(local(2026, 10, 27, 7), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert plan_instalments_sweep_task() == {"reminded": 0, "broken": 1}
+    assert PaymentPlan.objects.get(pk=plan.pk).status == PlanStatus.BROKEN
+
+
 def test_a_paid_instalment_is_neither_reminded_nor_missed(
     customer, django_capture_on_commit_callbacks
 ):

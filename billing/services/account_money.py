@@ -37,6 +37,7 @@ from billing.selectors.account_money import (
     account_notify_emails,
     assistance_season_committed,
 )
+from billing.selectors.disputes import collections_on_hold
 from billing.selectors.ledger import account_balance
 from billing.services.ledger import LedgerError, ledger_post
 
@@ -329,6 +330,10 @@ def plan_instalments_sweep(*, today: date, now: datetime) -> SweepResult:
                 .get(pk=instalment.plan_id)
             )
             if plan.status != PlanStatus.ACTIVE:
+                continue
+            if collections_on_hold(account_id=plan.account_id):
+                # Collections wait for an open billing dispute; the instalment stays
+                # unmarked, so the first sweep after the dispute closes acts on it.
                 continue
             instalment.missed_at = now
             instalment.save(update_fields=["missed_at"])
