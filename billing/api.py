@@ -39,7 +39,7 @@ from .serializers import (
     InvoiceSummarySerializer,
     PdfPendingSerializer,
 )
-from .services import invoices as services
+from .services.pdf import invoice_pdf_ensure
 
 INVOICES_SCOPE = "invoices:read"
 EXPORT_SCOPE = "billing:export"
@@ -168,14 +168,15 @@ class InvoicePdfView(_BillingApiMixin, APIView):
     )
     def get(self, request: Request, number: str):
         invoice = self.invoice()
-        if invoice.pdf:
+        # A file recorded but gone from storage is rebuilt; reloads within the dedup
+        # window enqueue nothing more.
+        if invoice_pdf_ensure(invoice=invoice):
             return FileResponse(
                 invoice.pdf.open("rb"),
                 content_type="application/pdf",
                 as_attachment=True,
                 filename=f"{invoice.number}.pdf",
             )
-        services.invoice_pdf_request(invoice=invoice)
         response = Response(
             {"status": "pending", "retry_after": PDF_RETRY_SECONDS},
             status=status.HTTP_202_ACCEPTED,

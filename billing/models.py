@@ -3,6 +3,8 @@ and their lines, the ledger (the balance is its sum, never stored), payment plan
 extensions, energy-assistance credits, and billing disputes (each one a BILLING ticket).
 The rules live in `billing.domain`; reads in `selectors`, writes in `services`."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateRangeField, RangeOperators
@@ -164,6 +166,11 @@ class Invoice(models.Model):
     def __str__(self) -> str:
         return self.number or f"brouillon {self.pk}"
 
+    @property
+    def period_last_day(self):
+        """The period is stored half-open; people read the last day included."""
+        return self.period_end - timedelta(days=1)
+
 
 class InvoiceLine(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
@@ -183,6 +190,13 @@ class InvoiceLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.invoice_id}/{self.position} {self.label}"
+
+    @property
+    def unit_display(self) -> str:
+        # Days are counted, kWh are not: "30 jours" but "462 kWh".
+        if self.unit == "jour" and self.quantity != 1:
+            return "jours"
+        return self.unit
 
 
 class InvoiceEvent(models.Model):

@@ -260,13 +260,37 @@ def test_list_runs_a_constant_number_of_queries(
 # --- PDF --------------------------------------------------------------------------------------
 
 
-def test_pdf_not_built_yet_is_202_and_asks_for_it(client, b2b, pdf_requests):
+def test_pdf_not_built_yet_is_202_and_asks_for_it_once(
+    client, b2b, pdf_requests, django_capture_on_commit_callbacks
+):
+    from django.core.cache import cache
+
+    cache.clear()
     account, headers = b2b
     invoice = issued(account)
-    response = client.get(f"{URL}{invoice.number}/pdf", **headers)
-    assert response.status_code == 202
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.get(f"{URL}{invoice.number}/pdf", **headers)
+        again = client.get(f"{URL}{invoice.number}/pdf", **headers)
+    assert response.status_code == again.status_code == 202
     assert response["Retry-After"] == "30"
     assert response.json() == {"status": "pending", "retry_after": 30}
+    assert pdf_requests == [{"invoice_id": invoice.pk}]
+
+
+def test_pdf_recorded_but_missing_from_storage_is_rebuilt(
+    client, b2b, settings, tmp_path, pdf_requests, django_capture_on_commit_callbacks
+):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.MEDIA_ROOT = tmp_path
+    account, headers = b2b
+    invoice = issued(account)
+    invoice.pdf.save(f"{invoice.number}.pdf", ContentFile(b"%PDF-1.7 facture"), save=True)
+    invoice.pdf.storage.delete(invoice.pdf.name)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.get(f"{URL}{invoice.number}/pdf", **headers)
+    assert response.status_code == 202
     assert pdf_requests == [{"invoice_id": invoice.pk}]
 
 

@@ -237,11 +237,6 @@ def invoice_issue(*, invoice: Invoice, now: datetime, actor: User | None = None)
     return invoice
 
 
-def invoice_pdf_request(*, invoice: Invoice) -> None:
-    """Ask for the PDF to be (re)built; the task is idempotent, so asking twice is harmless."""
-    current_app.tasks[PDF_TASK].delay(invoice_id=invoice.pk)
-
-
 # --- Billing runs -------------------------------------------------------------------------
 
 
@@ -425,7 +420,6 @@ __all__ = [
     "billing_run_start",
     "invoice_compute",
     "invoice_issue",
-    "invoice_pdf_request",
     "invoice_rebill",
     "invoices_flag_for_rebill",
     "on_rebill_request",

@@ -136,7 +136,8 @@ def _vat_rows(lines: list[InvoiceLine]) -> list[VatRow]:
     # the breakdown printed is computed by the very rule that computed the invoice.
     by_rate = domain.totals(lines).vat_by_rate  # type: ignore[arg-type]
     return [
-        VatRow(rate_percent=_percent(rate), base=base, vat=vat)
+        # Adding zero turns a credit note's -0.00 VAT into 0.00.
+        VatRow(rate_percent=_percent(rate), base=base, vat=vat + 0)
         for rate, (base, vat) in by_rate.items()
     ]
 

@@ -92,6 +92,7 @@ def test_customer_switches_tariff_in_three_steps(live_server, page_factory, shot
     effective = timezone.localdate() + timedelta(days=14)
     page.get_by_label("Date d'effet de la nouvelle offre").fill(effective.isoformat())
     shot(page, "billing-switch-date-phone")
+    time.sleep(1.2)  # let the login's code age past the one-second window
     page.get_by_role("button", name="Continuer").click()
 
     # Step 3: a fresh one-time code, then confirm.
