@@ -14,6 +14,7 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import Account, AuditChannel, Role, User
 from accounts.selectors import parameter_get
@@ -146,9 +147,12 @@ def plan_schedule(*, total: Decimal, count: int, first_due: date) -> list[tuple[
     """The schedule a plan would have; raises PlanRefused with the field at fault."""
     low, high = plan_bounds()
     if not low <= count <= high:
-        raise PlanRefused(f"Choisissez entre {low} et {high} mensualités.", field="count")
+        raise PlanRefused(
+            _("Choisissez entre %(low)s et %(high)s mensualités.") % {"low": low, "high": high},
+            field="count",
+        )
     if total <= 0:
-        raise PlanRefused("Votre solde ne présente aucun montant à échelonner.")
+        raise PlanRefused(_("Votre solde ne présente aucun montant à échelonner."))
     return domain.instalments(total=total, count=count, first_due=first_due)
 
 
@@ -163,13 +167,13 @@ def payment_plan_create(
     earliest, latest = plan_first_due_window(_local_day(now))
     if not earliest <= first_due <= latest:
         raise PlanRefused(
-            f"La première échéance doit tomber entre le {earliest:%d/%m/%Y} "
-            f"et le {latest:%d/%m/%Y}.",
+            _("La première échéance doit tomber entre le %(earliest)s et le %(latest)s.")
+            % {"earliest": f"{earliest:%d/%m/%Y}", "latest": f"{latest:%d/%m/%Y}"},
             field="first_due",
         )
     with transaction.atomic():
         if PaymentPlan.objects.filter(account=account, status=PlanStatus.ACTIVE).exists():
-            raise PlanAlreadyActive("Un échéancier est déjà en cours sur ce compte.")
+            raise PlanAlreadyActive(_("Un échéancier est déjà en cours sur ce compte."))
         total = account_balance(account_id=account.pk)
         schedule = plan_schedule(total=total, count=count, first_due=first_due)
         try:
@@ -184,7 +188,7 @@ def payment_plan_create(
                 )
         except IntegrityError as exc:
             # A plan created by a concurrent request between the check and the insert.
-            raise PlanAlreadyActive("Un échéancier est déjà en cours sur ce compte.") from exc
+            raise PlanAlreadyActive(_("Un échéancier est déjà en cours sur ce compte.")) from exc
         PlanInstalment.objects.bulk_create(
             PlanInstalment(plan=plan, position=i, due_on=due, amount=amount)
             for i, (due, amount) in enumerate(schedule, start=1)
@@ -246,11 +250,11 @@ def payment_record(
     """Book a payment (once per payment reference) and settle plan instalments."""
     reference = (reference or "").strip()
     if not reference:
-        raise PaymentRefused("Un paiement doit porter sa référence.", field="reference")
+        raise PaymentRefused(_("Un paiement doit porter sa référence."), field="reference")
     try:
         amount = domain.money(amount)
     except (InvalidOperation, TypeError) as exc:
-        raise PaymentRefused("Montant invalide.", field="amount") from exc
+        raise PaymentRefused(_("Montant invalide."), field="amount") from exc
     with transaction.atomic():
         try:
             entry = ledger_post(
@@ -263,10 +267,10 @@ def payment_record(
                 actor=actor,
             )
         except LedgerError as exc:
-            raise PaymentRefused("Le montant doit être positif.", field="amount") from exc
+            raise PaymentRefused(_("Le montant doit être positif."), field="amount") from exc
         if entry.account_id != account.pk:
             raise PaymentRefused(
-                "Cette référence de paiement est déjà utilisée.", field="reference"
+                _("Cette référence de paiement est déjà utilisée."), field="reference"
             )
         _settle_instalments(account=account, now=now, actor=actor)
     return entry
@@ -367,9 +371,11 @@ def payment_extension_request(
             or invoice.status != InvoiceStatus.ISSUED
             or invoice.due_date is None
         ):
-            raise ExtensionRefused("Seule une facture émise peut être reportée.", field="invoice")
+            raise ExtensionRefused(
+                _("Seule une facture émise peut être reportée."), field="invoice"
+            )
         if account_balance(account_id=invoice.account_id) <= 0:
-            raise ExtensionRefused("Votre compte ne présente aucun montant dû.", field="invoice")
+            raise ExtensionRefused(_("Votre compte ne présente aucun montant dû."), field="invoice")
         original = invoice.due_date
         refusal = domain.extension_refusal(
             due=original,
@@ -390,7 +396,7 @@ def payment_extension_request(
                     requested_by=actor,
                 )
         except IntegrityError as exc:
-            raise ExtensionRefused("Cette facture a déjà bénéficié d'un report.") from exc
+            raise ExtensionRefused(_("Cette facture a déjà bénéficié d'un report.")) from exc
         invoice.due_date = new_due
         invoice.save(update_fields=["due_date"])
         InvoiceEvent.objects.create(
@@ -413,13 +419,13 @@ def assistance_credit_enter(
     """Record a credit to approve, refused if the season's approved and pending credits
     would pass the cap."""
     if actor.role not in ENTERERS:
-        raise NotAllowed("Seul un conseiller saisit une aide.")
+        raise NotAllowed(_("Seul un conseiller saisit une aide."))
     scheme = (scheme or "").strip()
     if not scheme:
-        raise AssistanceRefused("Indiquez le dispositif.", field="scheme")
+        raise AssistanceRefused(_("Indiquez le dispositif."), field="scheme")
     amount = domain.money(amount)
     if amount <= 0:
-        raise AssistanceRefused("Le montant doit être positif.", field="amount")
+        raise AssistanceRefused(_("Le montant doit être positif."), field="amount")
     season = domain.assistance_season(_local_day(now))
     cap = domain.money(parameter_get(key="assistance_season_cap"))
     with transaction.atomic():
@@ -430,8 +436,16 @@ def assistance_credit_enter(
         if committed + amount > cap:
             left = max(cap - committed, Decimal("0.00"))
             raise AssistanceRefused(
-                f"Plafond de la saison {season} dépassé : {_euros(committed)} déjà accordés "
-                f"ou en attente sur {_euros(cap)} ; au plus {_euros(left)} possibles.",
+                _(
+                    "Plafond de la saison %(season)s dépassé : %(committed)s déjà accordés "
+                    "ou en attente sur %(cap)s ; au plus %(left)s possibles."
+                )
+                % {
+                    "season": season,
+                    "committed": _euros(committed),
+                    "cap": _euros(cap),
+                    "left": _euros(left),
+                },
                 field="amount",
             )
         credit = AssistanceCredit.objects.create(
@@ -456,14 +470,14 @@ def assistance_credit_decide(
     decisions queue on the row: the first wins, the others get AssistanceAlreadyDecided;
     the ledger's unique source would stop a second booking anyway."""
     if actor.role not in DECIDERS:
-        raise NotAllowed("Seul un superviseur décide d'une aide.")
+        raise NotAllowed(_("Seul un superviseur décide d'une aide."))
     target = ApprovalStatus.APPROVED if approve else ApprovalStatus.REJECTED
     with transaction.atomic():
         credit = (
             AssistanceCredit.objects.select_for_update().select_related("account").get(pk=credit_id)
         )
         if credit.status != ApprovalStatus.PENDING:
-            raise AssistanceAlreadyDecided("Cette aide a déjà été traitée.")
+            raise AssistanceAlreadyDecided(_("Cette aide a déjà été traitée."))
         domain.check_transition(ASSISTANCE_TRANSITIONS, "assistance", credit.status, target)
         if approve:
             credit.entry = ledger_post(

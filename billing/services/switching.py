@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.domain import member_can
 from accounts.models import AccountMembership, AccountType, AuditChannel, SupplyPoint, User
@@ -49,7 +50,7 @@ def _check_actor(actor: User | None, account_id: int) -> str:
         .first()
     )
     if role is None or not member_can(role, SWITCH_PERMISSION):
-        raise SwitchNotAllowed("Votre rôle sur ce compte ne permet pas de changer d'offre.")
+        raise SwitchNotAllowed(_("Votre rôle sur ce compte ne permet pas de changer d'offre."))
     return AuditChannel.PORTAL
 
 
@@ -66,8 +67,8 @@ def tariff_switch(
     earliest, latest = switch_window(today)
     if not earliest <= effective <= latest:
         raise SwitchRefused(
-            f"La date d'effet doit être comprise entre le {earliest:%d/%m/%Y} "
-            f"et le {latest:%d/%m/%Y}.",
+            _("La date d'effet doit être comprise entre le %(earliest)s et le %(latest)s.")
+            % {"earliest": f"{earliest:%d/%m/%Y}", "latest": f"{latest:%d/%m/%Y}"},
             field="effective",
         )
     with transaction.atomic():
@@ -79,20 +80,20 @@ def tariff_switch(
         account = point.premise.account
         channel = _check_actor(actor, account.pk)
         if not tariff.available or tariff.for_business != (account.type == AccountType.BUSINESS):
-            raise SwitchRefused("Cette offre n'est pas proposée pour ce compte.", field="tariff")
+            raise SwitchRefused(_("Cette offre n'est pas proposée pour ce compte."), field="tariff")
         current = (
             TariffSubscription.objects.filter(supply_point=point, end__isnull=True)
             .select_related("tariff")
             .first()
         )
         if current is None:
-            raise SwitchRefused("Aucune offre en cours sur ce point de livraison.")
+            raise SwitchRefused(_("Aucune offre en cours sur ce point de livraison."))
         if current.tariff_id == tariff.pk:
-            raise SwitchRefused("Vous êtes déjà sur cette offre.", field="tariff")
+            raise SwitchRefused(_("Vous êtes déjà sur cette offre."), field="tariff")
         if effective <= current.start:
             raise SwitchRefused(
-                f"La date d'effet doit suivre le début de l'offre actuelle "
-                f"({current.start:%d/%m/%Y}).",
+                _("La date d'effet doit suivre le début de l'offre actuelle (%(start)s).")
+                % {"start": f"{current.start:%d/%m/%Y}"},
                 field="effective",
             )
         try:
@@ -109,7 +110,7 @@ def tariff_switch(
                 )
         except IntegrityError as exc:
             raise SwitchRefused(
-                "Cette date chevauche une autre période d'abonnement.", field="effective"
+                _("Cette date chevauche une autre période d'abonnement."), field="effective"
             ) from exc
         audit_record(
             account=account,
