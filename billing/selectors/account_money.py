@@ -28,6 +28,7 @@ from billing.models import (
     TariffSubscription,
     TariffVersion,
 )
+from billing.selectors.invoices import rates_of
 from metering import selectors as metering
 
 HISTORY_PAGE = 50
@@ -117,25 +118,6 @@ def current_subscription(*, supply_point_id: int) -> TariffSubscription | None:
         TariffSubscription.objects.filter(supply_point_id=supply_point_id, end__isnull=True)
         .select_related("tariff")
         .first()
-    )
-
-
-def rates_from_version(version: TariffVersion) -> domain.Rates:
-    unit = {
-        code: value
-        for code, value in (
-            ("BASE", version.rate_base),
-            ("HP", version.rate_hp),
-            ("HC", version.rate_hc),
-        )
-        if value is not None
-    }
-    return domain.Rates(
-        standing_per_day=version.standing_per_day,
-        unit=unit,
-        excise_per_kwh=version.excise_per_kwh,
-        vat_standing=version.vat_standing,
-        vat_energy=version.vat_energy,
     )
 
 
@@ -233,7 +215,7 @@ def last_twelve_months(*, supply_point_id: int, today: date) -> list[MonthUse]:
 def year_estimate(*, months: list[MonthUse], tariff: Tariff, version: TariffVersion):
     """A year of `months` priced with one version: a segment per month, HP/HC split for
     an HP/HC tariff, the domain's lines and VAT rounding."""
-    rates = rates_from_version(version)
+    rates = rates_of(version)
     lines: list[domain.Line] = []
     for month in months:
         if tariff.kind == TariffKind.HPHC:
