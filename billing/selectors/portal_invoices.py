@@ -93,7 +93,7 @@ def _row(invoice: Invoice, *, balance: Decimal, newer_issued: Decimal, today: da
     payment, left = payment_of(invoice, balance=balance, newer_issued=newer_issued, today=today)
     return InvoiceRow(
         invoice=invoice,
-        period_last_day=invoice.period_end - timedelta(days=1),
+        period_last_day=invoice.period_last_day,
         payment=payment,
         outstanding=left,
     )

@@ -247,7 +247,7 @@ def _nice_step(peak: Decimal) -> Decimal:
 def invoice_document(*, invoice: Invoice) -> InvoiceDocument:
     """Everything an issued invoice or credit note shows, for the PDF and the portal."""
     lines = list(invoice.lines.all())
-    last_day = invoice.period_end - timedelta(days=1)
+    last_day = invoice.period_last_day
     dispute_days = int(parameter_get(key="dispute_window_days"))
     bank = BankDetails.objects.filter(account_id=invoice.account_id).only("iban").first()
     is_credit_note = invoice.kind == InvoiceKind.CREDIT_NOTE
