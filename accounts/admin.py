@@ -82,6 +82,7 @@ class SlaPackageAdmin(admin.ModelAdmin):
         "monthly_price",
         "response_business_hours",
         "availability_target_percent",
+        "availability_service_credit",
     ]
 
 

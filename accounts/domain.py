@@ -146,6 +146,24 @@ PARAMETER_DEFAULTS: dict[str, object] = {
     "deposit_max": "300.00",
     "reconnection_fee_min": "25.00",
     "reconnection_fee_max": "75.00",
+    # outages (the P1 notice and update clocks are on the INCIDENT SLA policy)
+    "outage_several_households": 2,
+    "outage_auto_notice_minutes": 10,
+    "outage_onsite_urban_hours": 4,
+    "outage_onsite_rural_hours": 24,
+    "outage_mttr_network_hours": 6,
+    "outage_mttr_isolated_hours": 24,
+    "outage_etr_min_samples": 5,
+    "outage_etr_fallback_urban_minutes": 180,
+    "outage_etr_fallback_rural_minutes": 480,
+    "outage_sustained_threshold_minutes": 3,
+    "outage_planned_notice_min_days": 5,
+    "outage_planned_priority_head_start_hours": 24,
+    "outage_review_due_days": 7,
+    "outage_restored_recent_hours": 12,
+    "diagnostic_fee_min": "75.00",
+    "diagnostic_fee_max": "120.00",
+    "diagnostic_fee_default": "90.00",
 }
 
 

@@ -99,6 +99,10 @@ class SlaPackage(models.Model):
     availability_target_percent = models.DecimalField(
         max_digits=5, decimal_places=2, null=True, blank=True
     )
+    # Credited for each month the supply points' availability falls below the target.
+    availability_service_credit = models.DecimalField(
+        max_digits=8, decimal_places=2, null=True, blank=True
+    )
 
     def __str__(self) -> str:
         return self.name

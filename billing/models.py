@@ -247,6 +247,7 @@ class EntryKind(models.TextChoices):
     RECONNECTION_FEE = "RECONNECTION", _("Frais de remise en service")
     ASSISTANCE_CREDIT = "ASSISTANCE", _("Aide à l'énergie")
     COMPENSATION = "COMPENSATION", _("Indemnisation")
+    DIAGNOSTIC_FEE = "DIAGNOSTIC", _("Frais de diagnostic")
 
 
 class LedgerEntry(models.Model):

@@ -44,4 +44,15 @@ app.conf.beat_schedule = {
         "task": "billing.tasks.plan_instalments_sweep_task",
         "schedule": crontab(hour=7, minute=31),
     },
+    # Outages: system notices, fan-out, delivery (priority first), reviews, compensation.
+    "outages-sweep": {
+        "task": "outages.tasks.outages_sweep_task",
+        "schedule": 60.0,
+    },
+    # ENTERPRISE availability credits for the month just ended (daily: a missed run
+    # on the 1st is made up the next day; the credit is unique per account and month).
+    "outages-availability-credits": {
+        "task": "outages.tasks.availability_credits_task",
+        "schedule": crontab(hour=4, minute=13),
+    },
 }

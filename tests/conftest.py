@@ -71,3 +71,6 @@ def _reference_data(request):
     importlib.import_module("tickets.migrations.0005_metering_workflow_policy").create(apps, None)
     importlib.import_module("tickets.migrations.0006_dispute_settlement_clock").create(apps, None)
     importlib.import_module("billing.migrations.0002_default_tariffs").create(apps, None)
+    importlib.import_module("accounts.migrations.0005_package_service_credit").create(apps, None)
+    importlib.import_module("tickets.migrations.0008_incident_policy").create(apps, None)
+    importlib.import_module("outages.migrations.0002_reference_data").create(apps, None)

@@ -16,6 +16,8 @@ class Channel(models.TextChoices):
     APP = "APP", _("Application")
     LETTER = "LETTER", _("Courrier")
     IN_PERSON = "IN_PERSON", _("En agence")
+    # Raised by the platform itself (an incident's command ticket), not by a customer.
+    SYSTEM = "SYSTEM", _("Système")
 
 
 class Queue(models.TextChoices):
@@ -25,6 +27,7 @@ class Queue(models.TextChoices):
     COMMERCIAL = "COMMERCIAL", _("Professionnels")
     COMPLAINTS = "COMPLAINTS", _("Réclamations")
     GENERAL = "GENERAL", _("Général")
+    INCIDENT = "INCIDENT", _("Incidents réseau")
 
 
 class Priority(models.TextChoices):

@@ -289,3 +289,26 @@ def remedies_due(*, limit: int = 50) -> QuerySet:
         .select_related("ticket", "ticket__account")
         .order_by("remedy_due_at")[:limit]
     )
+
+
+def ticket_by_reference(*, reference: str) -> Ticket | None:
+    return Ticket.objects.filter(reference=reference).first()
+
+
+def accounts_with_open_complaint(*, account_ids: list[int]) -> set[int]:
+    """Of these accounts, those with a complaint still open: no survey goes to them."""
+    from .models import Complaint
+
+    return set(
+        Complaint.objects.filter(ticket__account_id__in=account_ids, resolved=False)
+        .values_list("ticket__account_id", flat=True)
+        .distinct()
+    )
+
+
+def ticket_live_clocks(*, ticket_id: int) -> list[ClockInstance]:
+    return list(
+        ClockInstance.objects.filter(ticket_id=ticket_id, status__in=["RUNNING", "PAUSED"]).order_by(
+            "due_at"
+        )
+    )

@@ -635,6 +635,59 @@ def ticket_create(
     return ticket
 
 
+def ticket_open_internal(
+    *,
+    policy_code: str,
+    subject: str,
+    body: str,
+    now: datetime,
+    actor: User | None = None,
+    details: dict | None = None,
+) -> Ticket:
+    """A ticket the platform opens to carry another app's clocks (an incident's
+    command ticket). No customer contacted us, so no contact record is written,
+    and its policy is named rather than matched."""
+    from .models import Queue, SlaPolicy
+
+    policy = SlaPolicy.objects.filter(code=policy_code, active=True).order_by("-version").first()
+    if policy is None:
+        raise TicketError(f"No active SLA policy {policy_code!r}.")
+    with transaction.atomic():
+        ticket = Ticket.objects.create(
+            reference=_next_reference(now),
+            channel=Channel.SYSTEM,
+            queue=Queue.INCIDENT,
+            category="INCIDENT",
+            priority="URGENT",
+            urgency_rank=0,
+            subject=subject[:200],
+            details=details or {},
+            policy=policy,
+            created_at=now,
+            last_activity_at=now,
+        )
+        Message.objects.create(
+            ticket=ticket,
+            author=actor,
+            from_customer=False,
+            visibility=Visibility.INTERNAL,
+            channel=Channel.SYSTEM,
+            body=body,
+            created_at=now,
+        )
+        _event(ticket, kind="CREATED", actor=actor, now=now, new=states.NEW, note="INCIDENT")
+    return ticket
+
+
+def ticket_clock_cancel(*, ticket: Ticket, stop_event: str) -> int:
+    """Drop the live clocks that `stop_event` would stop: the commitment no longer
+    applies (an incident downgraded from P1 owes no public cadence)."""
+    with transaction.atomic():
+        return ticket.clocks.filter(stop_event=stop_event, status__in=LIVE).update(
+            status=ClockStatus.CANCELLED
+        )
+
+
 def ticket_transition(
     *, ticket: Ticket, target: str, actor: User | None, now: datetime, note: str = ""
 ) -> Ticket:

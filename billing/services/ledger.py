@@ -22,6 +22,7 @@ SIGN = {
     EntryKind.CHARGE: 1,
     EntryKind.DEPOSIT: 1,
     EntryKind.RECONNECTION_FEE: 1,
+    EntryKind.DIAGNOSTIC_FEE: 1,
     EntryKind.REFUND: 1,  # money paid back to the customer raises what they owe back to 0
     EntryKind.PAYMENT: -1,
     EntryKind.CREDIT: -1,

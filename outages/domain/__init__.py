@@ -1,0 +1,1 @@
+"""Pure rules of outage management: no Django, no Celery."""
