@@ -421,13 +421,14 @@ def incident_confirm(
         incident.save()
         incident.areas.set(selectors.areas_for(postcodes=incident.postcodes))
         event(incident, kind="STATUS", actor=actor, now=now, old=old, new=states.CONFIRMED)
-        if extra or old == states.PLANNED or incident.premise_id is None:
-            # The confirmed extent was off from the start of the outage, not from
-            # the moment a dispatcher drew it.
+        if extra or old == states.PLANNED:
+            # The extent a dispatcher draws was off from the start of the outage,
+            # not from the moment they drew it. Without one, a suspect stays as
+            # reported: the homes that told us.
             interruptions_open(
                 incident,
-                postcodes=incident.postcodes,
-                premise=incident.premise,
+                postcodes=incident.postcodes if old == states.PLANNED else extra,
+                premise=None,
                 started_at=incident.started_at,
             )
         recount(incident, now=now, actor=actor)
