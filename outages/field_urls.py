@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from .views import field as views
 
 app_name = "field"
 

@@ -26,4 +26,5 @@ urlpatterns = [
     path("invoices/<str:number>/pdf", InvoicePdfView.as_view(), name="api-invoice-pdf"),
     path("billing/export.csv", BillingExportView.as_view(), name="api-billing-export"),
     path("", include("metering.api_urls_ingest")),
+    path("outages/", include("outages.api_urls")),
 ]

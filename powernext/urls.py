@@ -35,6 +35,9 @@ urlpatterns = [
     path("survey/", include("tickets.public_urls")),
     path("supervisor/", include("kpi.urls")),
     path("field/", include("outages.field_urls")),
+    path("outages/", include("outages.public_urls")),
+    path("console/outages/", include("outages.console_urls")),
+    path("supervisor/outages/", include("outages.supervisor_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("powernext.api_urls")),
     # Signed by an HMAC of the body, not a session: see docs/social-webhook.md.

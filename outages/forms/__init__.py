@@ -1,0 +1,1 @@
+"""Forms of the outages pages, one module per audience."""
