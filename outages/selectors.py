@@ -12,7 +12,7 @@ from django.db.models.functions import Coalesce
 
 from accounts.models import PriorityRegistration, SupplyPoint
 
-from .domain import geo, reliability, states
+from .domain import geo, reliability, rules, states
 from .models import (
     Dispatch,
     Incident,
@@ -123,7 +123,7 @@ def next_update_due(*, incident: Incident, now: datetime) -> datetime:
     for clock in ticket_live_clocks(ticket_id=incident.ticket_id):
         if clock.stop_event == "PUBLIC_UPDATE" and clock.due_at:
             return clock.due_at
-    return now + timedelta(minutes=30)
+    return rules.later(now, timedelta(minutes=30))
 
 
 # --- Public status -----------------------------------------------------------------
@@ -140,7 +140,7 @@ def public_version() -> int:
 def public_incidents(*, now: datetime, restored_recent_hours: int, postcode: str = ""):
     """Live incidents and those restored lately, with their areas and crews: a
     fixed number of queries however many there are."""
-    since = now - timedelta(hours=restored_recent_hours)
+    since = rules.later(now, -timedelta(hours=restored_recent_hours))
     incidents = Incident.objects.filter(
         Q(status__in=states.LIVE) | Q(status=states.RESTORED, ended_at__gte=since)
     )
@@ -262,7 +262,7 @@ def interrupted_minutes_by_account(*, start: datetime, end: datetime, now: datet
     )
     minutes: dict[int, float] = {}
     for account_id, started, ended in rows:
-        span = (min(ended, end) - max(started, start)).total_seconds() / 60
+        span = rules.elapsed(max(started, start), min(ended, end)).total_seconds() / 60
         if span > 0:
             minutes[account_id] = minutes.get(account_id, 0.0) + span
     return minutes

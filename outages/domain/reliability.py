@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from .rules import elapsed
+
 
 @dataclass(frozen=True)
 class Record:
@@ -48,7 +50,7 @@ def indices(
     for record in records:
         if not period_start <= record.started_at < period_end:
             continue
-        minutes = (record.ended_at - record.started_at).total_seconds() / 60
+        minutes = elapsed(record.started_at, record.ended_at).total_seconds() / 60
         if minutes > sustained_threshold_minutes:
             sustained += 1
             customer_minutes += minutes
@@ -59,7 +61,7 @@ def indices(
     saifi = sustained / customers_served
     saidi = customer_minutes / customers_served
     caidi = saidi / saifi if sustained else None
-    period_minutes = (period_end - period_start).total_seconds() / 60
+    period_minutes = elapsed(period_start, period_end).total_seconds() / 60
     asai = 1 - customer_minutes / (customers_served * period_minutes) if period_minutes else None
     return Indices(
         customers_served=customers_served,

@@ -9,10 +9,22 @@ from __future__ import annotations
 import statistics
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 P1, P2, P3 = "P1", "P2", "P3"
+
+
+# Python subtracts and adds two datetimes that share a tzinfo on the wall clock, so
+# across a clock change "01:30 + 2 h" in Paris would be one real hour. Instants are
+# compared and moved in UTC.
+def elapsed(start: datetime, end: datetime) -> timedelta:
+    return end.astimezone(UTC) - start.astimezone(UTC)
+
+
+def later(instant: datetime, delta: timedelta) -> datetime:
+    return (instant.astimezone(UTC) + delta).astimezone(instant.tzinfo)
+
 
 # --- Classification -------------------------------------------------------------
 
@@ -72,6 +84,9 @@ _HAZARD_WORDS = (
     "ligne a terre",
     "fallen line",
     "line down",
+    "line is down",
+    "lines down",
+    "wire is down",
     "power line down",
     "wire down",
     "feu",
@@ -112,7 +127,7 @@ def mttr_target(
 
 
 def restore_duration(started_at: datetime, ended_at: datetime) -> timedelta:
-    return ended_at - started_at
+    return elapsed(started_at, ended_at)
 
 
 # --- First restoration estimate ------------------------------------------------------
@@ -139,7 +154,7 @@ def first_estimate(
     """
     if len(history_minutes) < min_samples:
         return Estimate(
-            started_at + timedelta(minutes=fallback_minutes),
+            later(started_at, timedelta(minutes=fallback_minutes)),
             "LOW",
             f"default ({len(history_minutes)} past incidents)",
         )
@@ -148,7 +163,7 @@ def first_estimate(
     spread = (q[2] - q[0]) / median if median else 1.0
     confidence = "HIGH" if spread <= 0.5 else "MEDIUM" if spread <= 1.0 else "LOW"
     return Estimate(
-        started_at + timedelta(minutes=median),
+        later(started_at, timedelta(minutes=median)),
         confidence,
         f"median of {len(history_minutes)} past incidents",
     )
@@ -183,4 +198,4 @@ def compensation(*, minutes_off: int, kva: Decimal, terms: CompensationTerms) ->
 
 
 def whole_minutes(started_at: datetime, ended_at: datetime) -> int:
-    return int((ended_at - started_at).total_seconds() // 60)
+    return int(elapsed(started_at, ended_at).total_seconds() // 60)

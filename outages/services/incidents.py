@@ -180,7 +180,7 @@ def _first_estimate(incident: Incident, *, now: datetime) -> None:
         fallback_minutes=_param_int(fallback_key),
         min_samples=_param_int("outage_etr_min_samples"),
     )
-    at = max(estimate.at, now + timedelta(minutes=30))
+    at = max(estimate.at, rules.later(now, timedelta(minutes=30)))
     _etr_record(
         incident,
         estimate=at,

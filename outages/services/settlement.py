@@ -115,7 +115,7 @@ def review_open_if_due(*, incident_id: int, now: datetime) -> PostIncidentReview
             return None
         target = mttr_target_for(incident)
         end = incident.ended_at or now
-        if end - incident.started_at <= target or hasattr(incident, "review"):
+        if rules.elapsed(incident.started_at, end) <= target or hasattr(incident, "review"):
             return None
         hours = target.total_seconds() / 3600
         review, created = PostIncidentReview.objects.get_or_create(
@@ -172,7 +172,7 @@ def availability_credits(*, month: date, now: datetime) -> int:
     package's target in `month` get its service credit, once per month."""
     start, end = _month_bounds(month.replace(day=1))
     # Wall-clock bounds: the month of the DST change is an hour shorter or longer.
-    period_minutes = (end - start).total_seconds() / 60
+    period_minutes = rules.elapsed(start, end).total_seconds() / 60
     off = selectors.interrupted_minutes_by_account(start=start, end=end, now=now)
     accounts = Account.objects.filter(
         sla_package__availability_target_percent__isnull=False,

@@ -5,7 +5,7 @@ up by the next one, and two sweeps at once share the work without doing it twice
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from accounts.selectors import parameter_get
 
@@ -28,6 +28,7 @@ class OutageSweepResult:
 
 
 def outages_sweep(*, now: datetime) -> OutageSweepResult:
+    now = now.astimezone(UTC)
     result = OutageSweepResult()
     # 1. A P1 nobody has announced gets the system notice before its 15 minutes run out.
     wait = timedelta(minutes=int(parameter_get(key="outage_auto_notice_minutes")))
