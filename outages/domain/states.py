@@ -15,7 +15,8 @@ INCIDENT_TRANSITIONS: dict[str, frozenset[str]] = {
     PLANNED: frozenset({CONFIRMED, CANCELLED}),
     # A suspect is confirmed by a dispatcher, or dropped (false alarm, regrouped).
     SUSPECTED: frozenset({CONFIRMED, CANCELLED}),
-    CONFIRMED: frozenset({RESTORED}),
+    # Cancelled only when opened in error: its interruption records go with it.
+    CONFIRMED: frozenset({RESTORED, CANCELLED}),
     # Supply lost again after a restoration is a new incident: compensation and
     # the reliability records of the first one are already settled.
     RESTORED: frozenset({CLOSED}),

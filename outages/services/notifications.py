@@ -131,18 +131,24 @@ class _Recipient:
 def _account_recipients(incident: Incident) -> tuple[list[_Recipient], list[tuple[int, str]]]:
     """Affected accounts on their chosen outage channel; the priority ones that
     have no usable channel come back separately, for the call list."""
-    affected = Interruption.objects.filter(incident=incident).values("account_id").distinct()
-    reported = OutageReport.objects.filter(incident=incident, account__isnull=False).values(
-        "account_id"
-    )
-    ids = set(affected.values_list("account_id", flat=True)) | set(
-        reported.values_list("account_id", flat=True)
-    )
-    priority_ids = set(
-        Interruption.objects.filter(incident=incident, priority=True).values_list(
-            "account_id", flat=True
+    if incident.status == "PLANNED":
+        # Nobody is off yet: the notice goes to everyone the works will cut.
+        points = selectors.supply_points_in(postcodes=incident.postcodes)
+        ids = {p["premise__account_id"] for p in points}
+        priority_ids = {p["premise__account_id"] for p in points if p["priority"]}
+    else:
+        affected = Interruption.objects.filter(incident=incident).values("account_id")
+        reported = OutageReport.objects.filter(incident=incident, account__isnull=False).values(
+            "account_id"
         )
-    )
+        ids = set(affected.values_list("account_id", flat=True)) | set(
+            reported.values_list("account_id", flat=True)
+        )
+        priority_ids = set(
+            Interruption.objects.filter(incident=incident, priority=True).values_list(
+                "account_id", flat=True
+            )
+        )
     accounts = Account.objects.filter(pk__in=ids, status="ACTIVE").prefetch_related(
         "memberships__user"
     )
