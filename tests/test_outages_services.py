@@ -910,3 +910,17 @@ def test_restored_message_invites_the_survey_unless_a_complaint_is_open():
 
 def test_instants_are_utc_safe():
     assert datetime(2026, 3, 29, 3, 0, tzinfo=PARIS).astimezone(UTC).hour == 1
+
+
+@pytest.mark.django_db
+def test_the_tasks_take_iso_strings_and_do_the_sweeps_work():
+    from outages import tasks
+
+    t0 = paris("2026-06-01T20:00:00")
+    incident, _agent = _p1(t0)
+    result = tasks.outages_sweep_task(now_iso=(t0 + timedelta(minutes=11)).isoformat())
+    assert result["notices"] == 1 and result["sent"] == 3
+    assert tasks.outages_sweep_task(now_iso=(t0 + timedelta(minutes=12)).isoformat())["sent"] == 0
+    incident.refresh_from_db()
+    assert incident.first_notice_at == t0 + timedelta(minutes=11)
+    assert tasks.availability_credits_task(month_iso="2026-06-01") == 0
