@@ -7,6 +7,7 @@ The public cadence and the crew target are clocks on the incident's command tick
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -36,6 +37,7 @@ from . import InvalidInput, NotAllowed
 
 IllegalTransition = states.IllegalTransition
 PUBLIC_VERSION_KEY = "outages:public:version"
+logger = logging.getLogger(__name__)
 
 
 def public_changed() -> None:
@@ -51,10 +53,17 @@ def public_changed() -> None:
 
 
 def _enqueue(task: str, **kwargs) -> None:
-    """After commit, by name: services sit below tasks in the app's layers."""
+    """After commit, by name: services sit below tasks in the app's layers. A broker
+    that is down loses nothing: the minute sweep finds the same work from the rows."""
     from celery import current_app
 
-    transaction.on_commit(lambda: current_app.tasks[task].delay(**kwargs))
+    def send() -> None:
+        try:
+            current_app.tasks[task].delay(**kwargs)
+        except Exception:  # noqa: BLE001 - the write stands; the sweep catches up
+            logger.warning("Could not queue %s %s; the sweep will do it.", task, kwargs)
+
+    transaction.on_commit(send)
 
 
 def next_reference(prefix: str, now: datetime) -> str:
