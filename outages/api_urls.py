@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from .api import ReportCreateView, SupplyPointOutageListView
+
+urlpatterns = [
+    path("supply-points/", SupplyPointOutageListView.as_view(), name="api-outages-supply-points"),
+    path("reports/", ReportCreateView.as_view(), name="api-outages-reports"),
+]

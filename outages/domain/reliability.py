@@ -56,12 +56,34 @@ def indices(
             customer_minutes += minutes
         else:
             momentary += 1
+    return indices_from_totals(
+        customers_served=customers_served,
+        sustained_interruptions=sustained,
+        momentary_interruptions=momentary,
+        customer_minutes=customer_minutes,
+        period_minutes=elapsed(period_start, period_end).total_seconds() / 60,
+    )
+
+
+def indices_from_totals(
+    *,
+    customers_served: int,
+    sustained_interruptions: int,
+    momentary_interruptions: int,
+    customer_minutes: float,
+    period_minutes: float,
+) -> Indices:
+    """The same indices from counts already summed (in SQL, per area and month), so
+    that a report over many areas and months need not load every record. The split
+    into sustained and momentary must use the same threshold as `indices`;
+    `period_minutes` is real elapsed time (a month with a clock change has 743 or
+    745 hours)."""
+    sustained, momentary = sustained_interruptions, momentary_interruptions
     if customers_served <= 0:
         return Indices(0, sustained, momentary, customer_minutes, None, None, None, None, None)
     saifi = sustained / customers_served
     saidi = customer_minutes / customers_served
     caidi = saidi / saifi if sustained else None
-    period_minutes = elapsed(period_start, period_end).total_seconds() / 60
     asai = 1 - customer_minutes / (customers_served * period_minutes) if period_minutes else None
     return Indices(
         customers_served=customers_served,

@@ -222,6 +222,8 @@ API_SCOPES = {
     "invoices:read": "Read invoices and their PDFs",
     "billing:export": "Export billing data as CSV",
     "tickets:write": "Open and follow tickets",
+    "outages:read": "Read the outage status of the account's supply points",
+    "outages:write": "Report an outage at one of the account's supply points",
 }
 OAUTH2_PROVIDER = {
     "SCOPES": API_SCOPES,
