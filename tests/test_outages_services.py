@@ -446,6 +446,10 @@ def test_each_update_reaches_each_destination_once_priority_first():
     assert len(LoggingSms.outbox) == 4
     assert len({to for to, _ in LoggingSms.outbox}) == 4
     assert [m.to for m in mail.outbox] == [["voisin@example.fr"]]
+    # A subscriber can stop the messages from the message itself.
+    link = mail.outbox[0].body.split("/outages/unsubscribe/")[1].split("/")[0]
+    assert notifications.subscription_cancel(token=link).destination == "voisin@example.fr"
+    assert all("/outages/unsubscribe/" not in body for _, body in LoggingSms.outbox)
     # Priority-register customers are first in line.
     assert Notification.objects.order_by("sent_at", "pk").first().priority is True
     body = LoggingSms.outbox[0][1]

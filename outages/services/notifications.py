@@ -98,8 +98,9 @@ def subscription_create(
     return subscription
 
 
-def unsubscribe_token(subscription: Subscription) -> str:
-    return signing.dumps({"s": subscription.pk}, salt=UNSUBSCRIBE_SALT)
+def unsubscribe_token(subscription: Subscription | int) -> str:
+    pk = subscription if isinstance(subscription, int) else subscription.pk
+    return signing.dumps({"s": pk}, salt=UNSUBSCRIBE_SALT)
 
 
 def subscription_cancel(*, token: str) -> Subscription:
@@ -298,6 +299,10 @@ def _body(notification: Notification, update: PublicUpdate, *, with_survey: bool
                 _("Danger (fumée, étincelles, câble à terre) : %(phone)s")
                 % {"phone": EMERGENCY_PHONE}
             )
+        if notification.recipient_key.startswith("sub:"):
+            # Someone who subscribed can stop it from the message itself.
+            token = signing.dumps({"s": int(notification.recipient_key[4:])}, salt=UNSUBSCRIBE_SALT)
+            parts.append(_("Se désabonner : /outages/unsubscribe/%(token)s/") % {"token": token})
     return "\n".join(parts)
 
 
