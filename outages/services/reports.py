@@ -166,7 +166,9 @@ def _attach(report: OutageReport, *, now: datetime) -> Incident:
 def _safety_ticket(report: OutageReport, *, now: datetime) -> None:
     """A hazard is worked as an urgent SAFETY ticket, linked to its incident."""
     ticket = ticket_services.ticket_create(
-        channel="PORTAL" if report.account_id else "APP",
+        # Reports come from our website (signed in or not) or the API; both are the
+        # customer's own written channel.
+        channel="PORTAL",
         category="SAFETY",
         subject=_("Danger signalé – %(ref)s") % {"ref": report.reference},
         body=f"{report.address} {report.postcode}\n{', '.join(report.hazards)}\n"
