@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.db.models import Exists, OuterRef, Prefetch
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import Account, Role
 from accounts.selectors import parameter_get
@@ -198,7 +199,7 @@ EVENT_LABELS = {
     "PUBLISHED_UPDATE": _("Point d'étape publié"),
     "PUBLISHED_RESTORED": _("Avis de rétablissement"),
     "PUBLISHED_PLANNED": _("Avis de travaux"),
-    "CREW": _("Équipe"),
+    "CREW": pgettext_lazy("crew", "Équipe"),
     "FIELD_NOTE": _("Note de terrain"),
     "REPORT": _("Signalement"),
     "REPORT_IN": _("Signalement regroupé ici"),

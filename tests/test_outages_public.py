@@ -152,7 +152,7 @@ def test_map_colours_areas_by_worst_status_with_a_text_legend(client):
     assert re.search(r'data-area="LYON-07" data-status="SUSPECTED"', html)
     assert re.search(r'data-area="RIGNAC" data-status="OK"', html)
     assert '<a href="#area-PARIS-15">' in html and 'id="area-PARIS-15"' in html
-    assert "Paris 15e : panne confirmée</title>" in html
+    assert "Paris 15e — panne confirmée</title>" in html
     legend = html[html.index('class="map-legend"') :]
     for label in (
         "Panne confirmée",

@@ -10,6 +10,7 @@ import re
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from ..domain import states
 from ..models import Cause, Confidence, Crew, DispatchStatus, Incident, IncidentClass
@@ -126,7 +127,7 @@ class CrewChoiceField(forms.ModelChoiceField):
 
 class DispatchForm(forms.Form):
     crew = CrewChoiceField(
-        label=_("Équipe"),
+        label=pgettext_lazy("crew", "Équipe"),
         queryset=Crew.objects.filter(active=True).order_by("name"),
         help_text=_("★ : l'équipe couvre une zone de l'incident (proposée en premier)."),
     )

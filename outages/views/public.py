@@ -335,7 +335,7 @@ def feedback(request: HttpRequest, token: str) -> HttpResponse:
             except InvalidInput as exc:
                 _put_errors(form, exc)
             except NotAllowed as exc:
-                return _message(request, title=_("Merci"), text=str(exc), status=400)
+                return _message(request, title=_("Lien non valide"), text=str(exc), status=400)
             else:
                 return _message(
                     request,

@@ -22,7 +22,7 @@ def test_public_home(live_server, page_factory, shot, viewport, suffix):
     page = page_factory(viewport)
     page.goto(live_server.url + "/")
     expect(page.get_by_role("heading", name="Votre électricité, simplement.")).to_be_visible()
-    expect(page.get_by_role("link", name="Signaler une panne")).to_be_visible()
+    expect(page.get_by_role("link", name="Signaler une panne", exact=True)).to_be_visible()
     expect(page.locator(".emergency")).to_contain_text("+33 1 98 76 54 32")
     # The vendored htmx loaded from our own origin.
     assert page.evaluate("typeof window.htmx") == "object"
@@ -99,5 +99,5 @@ def test_language_switch_in_browser(live_server, page_factory):
     page = page_factory(DESKTOP)
     page.goto(live_server.url + "/")
     page.get_by_label("Langue").select_option("en")
-    expect(page.get_by_role("link", name="Report an outage")).to_be_visible()
+    expect(page.get_by_role("link", name="Report an outage", exact=True)).to_be_visible()
     expect(page.locator("html")).to_have_attribute("lang", "en")
