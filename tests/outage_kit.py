@@ -41,8 +41,11 @@ def customer(
     )
     AccountMembership.objects.create(account=account, user=user, role="HOLDER")
     premise = Premise.objects.create(
-        account=account, address=f"{n % 200} rue de la Paix", postcode=postcode,
-        city="Ville", area_class=area_class,
+        account=account,
+        address=f"{n % 200} rue de la Paix",
+        postcode=postcode,
+        city="Ville",
+        area_class=area_class,
     )
     point = SupplyPoint.objects.create(
         premise=premise, market=market, identifier=f"{n:014d}", subscribed_kva=Decimal(kva)

@@ -1,6 +1,7 @@
 """The pure rules of outage management: classes, triage, targets, estimates,
 compensation slices, IEEE 1366 indices and the status machines."""
 
+import itertools
 from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -247,5 +248,5 @@ def test_illegal_report_transitions_raise(current, target):
 
 def test_the_crew_path_is_legal_step_by_step():
     path = ["DISPATCHED", "EN_ROUTE", "ON_SITE", "RESTORED"]
-    for a, b in zip(path, path[1:], strict=False):
+    for a, b in itertools.pairwise(path):
         states.check_dispatch(a, b)

@@ -308,7 +308,7 @@ def accounts_with_open_complaint(*, account_ids: list[int]) -> set[int]:
 
 def ticket_live_clocks(*, ticket_id: int) -> list[ClockInstance]:
     return list(
-        ClockInstance.objects.filter(ticket_id=ticket_id, status__in=["RUNNING", "PAUSED"]).order_by(
-            "due_at"
-        )
+        ClockInstance.objects.filter(
+            ticket_id=ticket_id, status__in=["RUNNING", "PAUSED"]
+        ).order_by("due_at")
     )
