@@ -214,7 +214,9 @@ def update_fan_out(*, update_id: int, now: datetime) -> int:
     """Queue one notification per destination for an update; a replay adds none."""
     with transaction.atomic():
         update = (
-            PublicUpdate.objects.select_for_update(skip_locked=True)
+            # Only the update row: a lock on its incident (held by a publisher or a
+            # review) must not make every sweep skip this update.
+            PublicUpdate.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("incident")
             .filter(pk=update_id, fanned_out_at__isnull=True)
             .first()

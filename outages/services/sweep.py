@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from django.db.models import Q
+
 from accounts.selectors import parameter_get
 
 from ..domain import rules, states
@@ -50,12 +52,17 @@ def outages_sweep(*, now: datetime) -> OutageSweepResult:
     delivered = notifications_deliver(now=now)
     result.sent, result.failed = delivered.sent, delivered.failed
     # 4. Restoration targets: a review opens as soon as one is passed.
-    for incident in Incident.objects.filter(
-        status__in=[states.CONFIRMED, states.SUSPECTED, states.RESTORED, states.CLOSED],
-        planned=False,
-        review__isnull=True,
-        started_at__lte=now - timedelta(hours=1),
-    ).only("pk"):
+    # Live incidents, and those ended lately (the settle task already checked them at
+    # restoration; this catches a lost task) — not the whole history every minute.
+    for incident in (
+        Incident.objects.filter(planned=False, review__isnull=True)
+        .filter(
+            # No target is under an hour; younger incidents cannot be late yet.
+            Q(status__in=states.OFF_SUPPLY, started_at__lte=now - timedelta(hours=1))
+            | Q(status__in=[states.RESTORED, states.CLOSED], ended_at__gte=now - timedelta(days=2))
+        )
+        .only("pk")
+    ):
         if review_open_if_due(incident_id=incident.pk, now=now):
             result.reviews += 1
     # 5. Compensation of restored incidents not yet settled.
