@@ -113,7 +113,7 @@ def test_first_estimate_is_the_median_of_history():
         started_at=T0, history_minutes=[60, 90, 120, 150, 600], fallback_minutes=180, min_samples=5
     )
     assert estimate.at == T0 + timedelta(minutes=120)
-    assert "median of 5" in estimate.basis
+    assert estimate.from_history and estimate.samples == 5
 
 
 def test_first_estimate_falls_back_with_low_confidence_on_thin_history():
@@ -122,6 +122,7 @@ def test_first_estimate_falls_back_with_low_confidence_on_thin_history():
     )
     assert estimate.at == T0 + timedelta(minutes=180)
     assert estimate.confidence == "LOW"
+    assert not estimate.from_history and estimate.samples == 2
 
 
 def test_tight_history_gives_high_confidence():

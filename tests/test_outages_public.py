@@ -439,7 +439,7 @@ def test_incident_page_shows_updates_and_only_the_current_estimate(client):
     assert selectors.local_time(later) in html
     assert selectors.local_time(first_etr) not in html
     assert "Dernière mise à jour" in html and "Prochain point avant" in html
-    assert "median" not in html and "default (" not in html  # the estimate's basis is internal
+    assert "médiane" not in html and "valeur par défaut" not in html  # the basis is internal
 
 
 def test_incident_page_is_404_for_unknown_or_cancelled_incidents(client):

@@ -522,6 +522,22 @@ def test_unreachable_priority_customers_go_on_the_call_list():
         silent.pk,
         failing.pk,
     }
+    # Not sent, so tried again later: after 5 then 10 minutes, then given up.
+    failed = Notification.objects.get(destination=failing.phone)
+    assert (failed.status, failed.attempts) == ("PENDING", 1)
+    assert failed.due_at == t0 + timedelta(minutes=6)
+    module.sms_get = Broken
+    try:
+        sweep.outages_sweep(now=t0 + timedelta(minutes=6))
+        sweep.outages_sweep(now=t0 + timedelta(minutes=16))
+        sweep.outages_sweep(now=t0 + timedelta(hours=2))
+    finally:
+        module.sms_get = original
+    failed.refresh_from_db()
+    assert (failed.status, failed.attempts) == ("FAILED", 3)
+    assert "gateway down" in failed.error
+    assert CallListEntry.objects.filter(account=failing).count() == 1
+    assert Notification.objects.filter(status="SENT").count() == 1
     entry = CallListEntry.objects.get(account=failing)
     notifications.call_list_done(
         entry_id=entry.pk, outcome="Joint, autonomie 4 h", now=t0, actor=agent

@@ -137,7 +137,8 @@ def restore_duration(started_at: datetime, ended_at: datetime) -> timedelta:
 class Estimate:
     at: datetime
     confidence: str
-    basis: str
+    from_history: bool  # False: the fallback, history too thin
+    samples: int
 
 
 def first_estimate(
@@ -156,7 +157,8 @@ def first_estimate(
         return Estimate(
             later(started_at, timedelta(minutes=fallback_minutes)),
             "LOW",
-            f"default ({len(history_minutes)} past incidents)",
+            from_history=False,
+            samples=len(history_minutes),
         )
     median = statistics.median(history_minutes)
     q = statistics.quantiles(history_minutes, n=4)
@@ -165,7 +167,8 @@ def first_estimate(
     return Estimate(
         later(started_at, timedelta(minutes=median)),
         confidence,
-        f"median of {len(history_minutes)} past incidents",
+        from_history=True,
+        samples=len(history_minutes),
     )
 
 

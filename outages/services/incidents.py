@@ -190,6 +190,11 @@ def _first_estimate(incident: Incident, *, now: datetime) -> None:
         min_samples=_param_int("outage_etr_min_samples"),
     )
     at = max(estimate.at, rules.later(now, timedelta(minutes=30)))
+    basis = (
+        _("médiane de %(n)d incidents comparables")
+        if estimate.from_history
+        else _("valeur par défaut (%(n)d incidents comparables)")
+    ) % {"n": estimate.samples}
     _etr_record(
         incident,
         estimate=at,
@@ -197,7 +202,7 @@ def _first_estimate(incident: Incident, *, now: datetime) -> None:
         confidence=estimate.confidence,
         now=now,
         actor=None,
-        basis=estimate.basis,
+        basis=basis,
     )
 
 
@@ -371,7 +376,7 @@ def planned_outage_announce(
             confidence="HIGH",
             now=now,
             actor=actor,
-            basis="planned end of works",
+            basis=_("fin prévue des travaux"),
         )
         _publish(incident, kind="PLANNED", message=message, now=now, actor=actor)
     return incident

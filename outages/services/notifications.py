@@ -46,6 +46,8 @@ from . import InvalidInput, NotAllowed
 FEEDBACK_SALT = "outage-feedback"
 UNSUBSCRIBE_SALT = "outage-unsubscribe"
 PHONE = re.compile(r"^\+?\d{9,15}$")
+MAX_ATTEMPTS = 3
+RETRY_AFTER = timedelta(minutes=5)
 
 
 # --- Subscriptions -------------------------------------------------------------------
@@ -355,13 +357,19 @@ def notifications_deliver(*, now: datetime, batch: int = 200) -> DeliveryResult:
                         None,
                         [notification.destination],
                     )
-            # Whatever the gateway raises, this message is marked failed and the
-            # others still go out.
+            # Whatever the gateway raises, this message is tried again later (it was
+            # not sent, so a retry cannot duplicate it) and the others still go out.
             except Exception as exc:  # noqa: BLE001
+                attempt = notification.attempts + 1
+                retry = attempt < MAX_ATTEMPTS
                 Notification.objects.filter(pk=notification.pk).update(
-                    status=DeliveryStatus.FAILED, attempts=1, error=str(exc)[:200]
+                    status=DeliveryStatus.PENDING if retry else DeliveryStatus.FAILED,
+                    attempts=attempt,
+                    due_at=now + RETRY_AFTER * attempt if retry else notification.due_at,
+                    error=str(exc)[:200],
                 )
                 result.failed += 1
+                # A priority customer is phoned at the first failure, not after retries.
                 if notification.priority and notification.account_id:
                     call_list_add(
                         incident=update.incident,
@@ -372,7 +380,7 @@ def notifications_deliver(*, now: datetime, batch: int = 200) -> DeliveryResult:
                     )
                 continue
             Notification.objects.filter(pk=notification.pk).update(
-                status=DeliveryStatus.SENT, attempts=1, sent_at=now
+                status=DeliveryStatus.SENT, attempts=notification.attempts + 1, sent_at=now
             )
             result.sent += 1
         if len(claimed) < batch:
