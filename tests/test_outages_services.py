@@ -8,6 +8,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.core import mail
 from django.db import connection
 
@@ -355,6 +356,12 @@ def test_p1_cadence_notice_updates_and_a_breach_across_the_spring_clock_change()
     # 01:40 on 29 March 2026: at 02:00 Paris clocks jump to 03:00. The test moves
     # in UTC, as Python adds wall-clock time to two instants sharing a zone.
     t0 = paris("2026-03-29T01:40:00").astimezone(UTC)
+    # The clock is frozen as well: nothing may read it behind the `now` passed in.
+    with time_machine.travel(t0 - timedelta(days=30), tick=False):
+        _cadence(t0)
+
+
+def _cadence(t0):
     incident, agent = _p1(t0)
 
     full_sweep(t0 + timedelta(minutes=9))
