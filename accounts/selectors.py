@@ -288,3 +288,21 @@ def customer_summary(*, account_id: int) -> Account:
         )
         .get(pk=account_id)
     )
+
+
+def account_ids_by_phone(*, phones: list[str]) -> dict[str, int]:
+    """Active accounts by their normalised phone, in one query. A number that several
+    accounts share names nobody, so it is left out rather than guessed."""
+    found: dict[str, list[int]] = {}
+    rows = Account.objects.filter(phone__in=set(phones), status="ACTIVE").values_list("phone", "pk")
+    for phone, pk in rows:
+        found.setdefault(phone, []).append(pk)
+    return {phone: pks[0] for phone, pks in found.items() if len(pks) == 1}
+
+
+def staff_ids_by_email(*, emails: list[str]) -> dict[str, int]:
+    """Active staff users by their (lower-case) e-mail, in one query."""
+    rows = User.objects.filter(
+        email__in={email.lower() for email in emails}, role__in=STAFF_ROLES, is_active=True
+    ).values_list("email", "pk")
+    return dict(rows)

@@ -42,6 +42,7 @@ urlpatterns = [
     path("api/v1/", include("powernext.api_urls")),
     # Signed by an HMAC of the body, not a session: see docs/social-webhook.md.
     path("webhooks/social/", webhooks.social_webhook, name="webhook-social"),
+    path("webhooks/telephony/cdr/", webhooks.cdr_webhook, name="webhook-cdr"),
     path("o/", include((oauth2_patterns, "oauth2_provider"), namespace="oauth2_provider")),
 ]
 

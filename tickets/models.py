@@ -12,6 +12,8 @@ class Channel(models.TextChoices):
     PORTAL = "PORTAL", _("Espace client")
     CHAT = "CHAT", _("Chat")
     CHATBOT_HANDOFF = "CHATBOT_HANDOFF", _("Relais du chatbot")
+    # A session the chatbot handled on its own (no human): counts for containment.
+    CHATBOT = "CHATBOT", _("Chatbot")
     SOCIAL = "SOCIAL", _("Réseaux sociaux")
     APP = "APP", _("Application")
     LETTER = "LETTER", _("Courrier")
@@ -425,8 +427,23 @@ class Survey(models.Model):
         return f"survey {self.ticket_id}"
 
 
+class ContactOutcome(models.TextChoices):
+    """What became of an attempt to reach us (the contact success rate, docs/kpi.md)."""
+
+    REACHED_QUEUE = "REACHED_QUEUE", _("Mis en file")
+    BUSY = "BUSY", _("Occupé")
+    BLOCKED = "BLOCKED", _("Rejeté")
+    CLOSED = "CLOSED", _("Hors horaires")
+
+
+class ContactSource(models.TextChoices):
+    INTERNAL = "INTERNAL", _("Plateforme Power Next")
+    CDR = "CDR", _("Téléphonie (webhook)")
+    CSV = "CSV", _("Import CSV")
+
+
 class Contact(models.Model):
-    """One interaction, the raw record behind ASA, AHT, FCR and friends."""
+    """One interaction, the raw record behind ASA, AHT, FCR and friends (docs/kpi.md)."""
 
     ticket = models.ForeignKey(
         Ticket, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts"
@@ -451,6 +468,16 @@ class Contact(models.Model):
     abandoned = models.BooleanField(default=False)
     first_contact = models.BooleanField(default=False)
     resolved_first_contact = models.BooleanField(null=True, blank=True)
+    outcome = models.CharField(
+        max_length=14, choices=ContactOutcome.choices, default=ContactOutcome.REACHED_QUEUE
+    )
+    source = models.CharField(
+        max_length=8, choices=ContactSource.choices, default=ContactSource.INTERNAL
+    )
+    # "acct:<id>", "tel:+33…" or "mail:…": who it was, for the repeat-contact rate.
+    customer_key = models.CharField(max_length=120, blank=True, default="")
+    # The ticket category, the telephony's issue code, or "queue:<QUEUE>": what it was about.
+    issue_key = models.CharField(max_length=60, blank=True, default="")
 
     class Meta:
         constraints = [
@@ -458,6 +485,14 @@ class Contact(models.Model):
                 fields=["channel", "external_id"],
                 name="uniq_contact_external",
                 condition=~models.Q(external_id=""),
+            )
+        ]
+        indexes = [
+            # The repeat-contact rate looks back 7 days per customer.
+            models.Index(
+                fields=["customer_key", "offered_at"],
+                name="contact_customer_recent",
+                condition=~models.Q(customer_key=""),
             )
         ]
 

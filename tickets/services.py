@@ -1,4 +1,5 @@
-"""Writes of the tickets app: tickets, replies, status moves, clocks and their sweep."""
+"""Writes of the tickets app: tickets, replies, status moves, clocks and their sweep,
+contact records (CDR and CSV ingestion)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from accounts.models import Account, Role, SupplyPoint, User
 
 from . import hooks, selectors
 from .domain import calendar as bcal
+from .domain import contacts as contact_rules
 from .domain import routing, states
 from .models import (
     Channel,
@@ -525,6 +527,14 @@ def _notify(ticket: Ticket, *, kind: str, body: str = "") -> None:
     transaction.on_commit(lambda: send_mail(subject, text, None, [address]))
 
 
+def _ticket_customer_key(ticket: Ticket) -> str:
+    return contact_rules.customer_key(
+        account_id=ticket.account_id,
+        user_id=ticket.requester_id,
+        contact=ticket.requester_contact,
+    )
+
+
 def ticket_create(
     *,
     channel: str,
@@ -622,6 +632,8 @@ def ticket_create(
             inbound=True,
             offered_at=now,
             first_contact=True,
+            customer_key=_ticket_customer_key(ticket),
+            issue_key=contact_rules.issue_key(category=category, queue=route.queue),
         )
         if route.complaint:
             complaint_flag(
@@ -781,6 +793,8 @@ def ticket_reply(
                 queue=ticket.queue,
                 inbound=True,
                 offered_at=now,
+                customer_key=_ticket_customer_key(ticket),
+                issue_key=contact_rules.issue_key(category=ticket.category, queue=ticket.queue),
             )
         else:
             if ticket.first_response_at is None:
@@ -1130,3 +1144,187 @@ def survey_answer(*, token: str, csat: int, nps: int | None, comment: str, now: 
         survey.csat, survey.nps, survey.comment, survey.answered_at = csat, nps, comment[:2000], now
         survey.save()
     return survey
+
+
+# --- Contact records: CDR and CSV ingestion ---
+# The format is docs/telephony-cdr.md (checked by tickets.domain.contacts); the KPI
+# definitions that read these rows are docs/kpi.md.
+
+CONTACT_BATCH_MAX = 5000
+CONTACT_SOURCES = ("CDR", "CSV")
+
+
+class ContactBatchTooLarge(TicketError):
+    pass
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """`errors` and `warnings` are {"index", "field", "message"} dicts; `index` is the
+    record's position in `rows`. A warning keeps the record (an unknown agent or ticket
+    is left unlinked); an error rejects it."""
+
+    inserted: int
+    duplicates: int
+    rejected: int
+    errors: list[dict]
+    warnings: list[dict]
+
+
+# Column name and PostgreSQL array type, in the order of the INSERT.
+_CONTACT_COLUMNS = (
+    ("ticket_id", "bigint"),
+    ("account_id", "bigint"),
+    ("agent_id", "bigint"),
+    ("channel", "text"),
+    ("queue", "text"),
+    ("inbound", "boolean"),
+    ("external_id", "text"),
+    ("offered_at", "timestamptz"),
+    ("answered_at", "timestamptz"),
+    ("ended_at", "timestamptz"),
+    ("wrap_up_ended_at", "timestamptz"),
+    ("talk_seconds", "integer"),
+    ("hold_seconds", "integer"),
+    ("wrap_seconds", "integer"),
+    ("abandoned", "boolean"),
+    ("first_contact", "boolean"),
+    ("resolved_first_contact", "boolean"),
+    ("outcome", "text"),
+    ("source", "text"),
+    ("customer_key", "text"),
+    ("issue_key", "text"),
+)
+
+
+def _contacts_insert(values: list[dict]) -> set[tuple[str, str]]:
+    """One INSERT for the whole batch, whatever its size: one array per column,
+    unnested. ON CONFLICT DO NOTHING skips a record already stored (the unique
+    channel + external_id), also one inserted a moment ago by a concurrent request,
+    so a re-sent CDR changes nothing. Returns the (channel, external_id) written."""
+    from django.db import connection
+
+    if not values:
+        return set()
+    table = connection.ops.quote_name(Contact._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(column) for column, _ in _CONTACT_COLUMNS)
+    arrays = ", ".join(f"%s::{kind}[]" for _, kind in _CONTACT_COLUMNS)
+    params = [[value[column] for value in values] for column, _ in _CONTACT_COLUMNS]
+    sql = (
+        f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) "  # noqa: S608 (names are ours)
+        "ON CONFLICT DO NOTHING RETURNING channel, external_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return set(cursor.fetchall())
+
+
+def contacts_ingest(*, rows: list, source: str, now: datetime) -> IngestResult:
+    """Store a batch of contact records from the telephony platform (source "CDR", typed
+    JSON values) or a CSV file (source "CSV", text cells), at most CONTACT_BATCH_MAX.
+
+    Good records are kept and bad ones reported, each with its fields: a platform cannot
+    fix one bad record by resending the batch, and resending is harmless. Idempotent on
+    (channel, external_id): a record already stored, or repeated in the batch, counts as
+    a duplicate and is not rewritten. The queries do not depend on the batch's size:
+    one per lookup (tickets, agents, accounts by phone) and one INSERT.
+    """
+    if source not in CONTACT_SOURCES:
+        raise TicketError(f"Unknown contact source {source!r}.")
+    if len(rows) > CONTACT_BATCH_MAX:
+        raise ContactBatchTooLarge(
+            f"At most {CONTACT_BATCH_MAX} records per batch ({len(rows)} sent)."
+        )
+    errors: list[dict] = []
+    warnings: list[dict] = []
+    parsed: list[tuple[int, contact_rules.ContactRow]] = []
+    seen: set[tuple[str, str]] = set()
+    repeated = 0
+    for index, data in enumerate(rows):
+        row, problems = contact_rules.contact_row_parse(data, now=now, text=source == "CSV")
+        if row is None:
+            errors.extend({"index": index, "field": f, "message": m} for f, m in problems)
+            continue
+        if row.key in seen:
+            repeated += 1
+            continue
+        seen.add(row.key)
+        parsed.append((index, row))
+    rejected = len({error["index"] for error in errors})
+
+    with transaction.atomic():
+        references = {row.ticket_reference for _, row in parsed if row.ticket_reference}
+        emails = {row.agent_email for _, row in parsed if row.agent_email}
+        tickets = (
+            {
+                reference: (pk, account_id, category)
+                for reference, pk, account_id, category in Ticket.objects.filter(
+                    reference__in=references
+                ).values_list("reference", "pk", "account_id", "category")
+            }
+            if references
+            else {}
+        )
+        agents = account_selectors.staff_ids_by_email(emails=list(emails)) if emails else {}
+        phones = {row.caller for _, row in parsed if row.caller}
+        accounts = account_selectors.account_ids_by_phone(phones=list(phones)) if phones else {}
+
+        values: list[dict] = []
+        keys: list[tuple[str, str]] = []
+        for index, row in parsed:
+            ticket_id = account_id = None
+            category = row.category
+            if row.ticket_reference:
+                if row.ticket_reference in tickets:
+                    ticket_id, account_id, ticket_category = tickets[row.ticket_reference]
+                    category = ticket_category
+                else:
+                    warnings.append(
+                        {"index": index, "field": "ticket_reference", "message": "Unknown ticket."}
+                    )
+            # A linked ticket names its customer better than a phone number does.
+            if account_id is None and row.caller:
+                account_id = accounts.get(row.caller)
+            agent_id = agents.get(row.agent_email) if row.agent_email else None
+            if row.agent_email and agent_id is None:
+                warnings.append(
+                    {"index": index, "field": "agent_email", "message": "No active staff member."}
+                )
+            keys.append(row.key)
+            values.append(
+                {
+                    "ticket_id": ticket_id,
+                    "account_id": account_id,
+                    "agent_id": agent_id,
+                    "channel": row.channel,
+                    "queue": row.queue,
+                    "inbound": row.inbound,
+                    "external_id": row.external_id,
+                    "offered_at": row.offered_at,
+                    "answered_at": row.answered_at,
+                    "ended_at": row.ended_at,
+                    "wrap_up_ended_at": row.wrap_up_ended_at,
+                    "talk_seconds": row.talk_seconds,
+                    "hold_seconds": row.hold_seconds,
+                    "wrap_seconds": row.wrap_seconds,
+                    "abandoned": row.abandoned,
+                    "first_contact": row.first_contact,
+                    "resolved_first_contact": row.resolved_first_contact,
+                    "outcome": row.outcome,
+                    "source": source,
+                    "customer_key": contact_rules.customer_key(
+                        account_id=account_id, contact=row.caller
+                    ),
+                    "issue_key": contact_rules.issue_key(category=category, queue=row.queue),
+                }
+            )
+        written = _contacts_insert(values)
+    # A duplicate was linked when it was first stored; its warnings are not news.
+    kept = {index for (index, _), key in zip(parsed, keys, strict=True) if key in written}
+    return IngestResult(
+        inserted=len(written),
+        duplicates=len(values) - len(written) + repeated,
+        rejected=rejected,
+        errors=errors,
+        warnings=[warning for warning in warnings if warning["index"] in kept],
+    )

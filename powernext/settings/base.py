@@ -214,6 +214,8 @@ REST_FRAMEWORK = {
 }
 # Shared secret that signs the social-media platform's webhook calls (HMAC-SHA256).
 SOCIAL_WEBHOOK_SECRET = env("SOCIAL_WEBHOOK_SECRET", default="")
+# Shared secret that signs the telephony platform's call records (HMAC-SHA256, same scheme).
+TELEPHONY_WEBHOOK_SECRET = env("TELEPHONY_WEBHOOK_SECRET", default="")
 
 # B2B integrations: OAuth2 client credentials (django-oauth-toolkit).
 API_SCOPES = {

@@ -1,0 +1,1 @@
+"""Pure Python rules of the kpi app: no Django, no Celery, no DRF, no clock."""
