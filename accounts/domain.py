@@ -164,6 +164,19 @@ PARAMETER_DEFAULTS: dict[str, object] = {
     "diagnostic_fee_min": "75.00",
     "diagnostic_fee_max": "120.00",
     "diagnostic_fee_default": "90.00",
+    # kpi targets (docs/kpi.md; amber bands in kpi/domain/targets.py)
+    "kpi_target_asa_seconds": 30,
+    "kpi_target_asa_billing_seconds": 25,
+    "kpi_target_aht_min_seconds": 240,
+    "kpi_target_aht_max_seconds": 360,
+    "kpi_target_fcr_percent": 80,
+    "kpi_target_fcr_billing_percent": 82,
+    "kpi_target_csat_percent": 85,
+    "kpi_target_nps": 25,
+    "kpi_target_sla_percent": 99,
+    "kpi_target_abandonment_percent": 5,
+    "kpi_target_service_level_percent": 90,
+    "kpi_snapshot_interval_minutes": 30,
 }
 
 

@@ -3,6 +3,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from accounts.api import AccountMeView, MeView, SupplyPointDetailView, SupplyPointListView
 from billing.api import BillingExportView, InvoiceDetailView, InvoiceListView, InvoicePdfView
+from kpi.api import StaffingApiView
 from metering.api import ConsumptionView
 from tickets.api import TicketDetailView, TicketListCreateView
 
@@ -27,4 +28,5 @@ urlpatterns = [
     path("billing/export.csv", BillingExportView.as_view(), name="api-billing-export"),
     path("", include("metering.api_urls_ingest")),
     path("outages/", include("outages.api_urls")),
+    path("kpi/staffing", StaffingApiView.as_view(), name="api-kpi-staffing"),
 ]

@@ -55,4 +55,19 @@ app.conf.beat_schedule = {
         "task": "outages.tasks.availability_credits_task",
         "schedule": crontab(hour=4, minute=13),
     },
+    # KPI snapshots (idempotent rebuilds from the raw records, Paris periods): today's
+    # intervals just after each quarter-hour closes, yesterday complete at night, last
+    # month on the 1st and again on the 2nd in case the 1st was missed.
+    "kpi-snapshots-interval": {
+        "task": "kpi.tasks.kpi_snapshots_interval_task",
+        "schedule": crontab(minute="1,16,31,46"),
+    },
+    "kpi-snapshots-daily": {
+        "task": "kpi.tasks.kpi_snapshots_daily_task",
+        "schedule": crontab(hour=2, minute=37),
+    },
+    "kpi-snapshots-monthly": {
+        "task": "kpi.tasks.kpi_snapshots_monthly_task",
+        "schedule": crontab(day_of_month="1,2", hour=3, minute=47),
+    },
 }

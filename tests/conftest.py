@@ -74,3 +74,4 @@ def _reference_data(request):
     importlib.import_module("accounts.migrations.0005_package_service_credit").create(apps, None)
     importlib.import_module("tickets.migrations.0008_incident_policy").create(apps, None)
     importlib.import_module("outages.migrations.0002_reference_data").create(apps, None)
+    importlib.import_module("kpi.migrations.0002_default_qa_checklist").create(apps, None)

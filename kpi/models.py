@@ -1,0 +1,319 @@
+"""The kpi app's own records: quality reviews, calibration, coaching and training
+(docs/kpi-quality.md). Everything else kpi shows is read from the other apps."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from .domain import quality
+
+
+class QaChecklist(models.Model):
+    """One version of a checklist. Reviews point at the version they used, so a new
+    version never changes an old score; only one version of a code is active."""
+
+    code = models.SlugField(max_length=40)
+    version = models.PositiveSmallIntegerField()
+    name = models.CharField(_("nom"), max_length=120)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("grille qualité")
+        verbose_name_plural = _("grilles qualité")
+        ordering = ["code", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["code", "version"], name="qa_checklist_version"),
+            models.UniqueConstraint(
+                fields=["code"], condition=Q(active=True), name="qa_checklist_one_active"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} (v{self.version})"
+
+
+class QaChecklistItem(models.Model):
+    checklist = models.ForeignKey(QaChecklist, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveSmallIntegerField()
+    label = models.CharField(_("critère"), max_length=200)
+    guidance = models.CharField(_("aide"), max_length=300, blank=True)
+    weight = models.PositiveSmallIntegerField(_("poids"))
+    critical = models.BooleanField(_("critique"), default=False)
+
+    class Meta:
+        ordering = ["checklist", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["checklist", "position"], name="qa_item_position"),
+            models.CheckConstraint(
+                condition=Q(weight__gte=1, weight__lte=quality.MAX_WEIGHT),
+                name="qa_item_weight_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class QaAnswerChoice(models.TextChoices):
+    MET = quality.MET, _("Conforme")
+    NOT_MET = quality.NOT_MET, _("Non conforme")
+    NOT_APPLICABLE = quality.NOT_APPLICABLE, _("Sans objet")
+
+
+class CalibrationSession(models.Model):
+    """Several supervisors score the same contact on their own; closing records the
+    score they agreed on."""
+
+    month = models.DateField(_("mois"))
+    checklist = models.ForeignKey(QaChecklist, on_delete=models.PROTECT, related_name="+")
+    contact = models.ForeignKey("tickets.Contact", on_delete=models.PROTECT, related_name="+")
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    opened_at = models.DateTimeField()
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    agreed_score = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    # The spread when it closed, so the list shows how far apart the scorers started.
+    spread_at_close = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("séance de calibrage")
+        verbose_name_plural = _("séances de calibrage")
+        ordering = ["-month", "-opened_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["month", "contact"], name="calibration_month_contact"),
+            models.CheckConstraint(condition=Q(month__day=1), name="calibration_first_of_month"),
+            models.CheckConstraint(
+                condition=Q(closed_at__isnull=True, agreed_score__isnull=True)
+                | Q(closed_at__isnull=False, agreed_score__gte=0, agreed_score__lte=100),
+                name="calibration_closed_has_agreed_score",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} #{self.contact_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
+class QaReview(models.Model):
+    """One supervisor's scoring of one contact of one agent. A supervisor reviews a
+    contact once, except inside calibration sessions (once per session)."""
+
+    contact = models.ForeignKey("tickets.Contact", on_delete=models.PROTECT, related_name="+")
+    checklist = models.ForeignKey(QaChecklist, on_delete=models.PROTECT, related_name="reviews")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    calibration = models.ForeignKey(
+        CalibrationSession,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reviews",
+    )
+    # None when every criterion was "not applicable".
+    score = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    critical_failed = models.BooleanField(default=False)
+    comments = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("évaluation qualité")
+        verbose_name_plural = _("évaluations qualité")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contact", "reviewer"],
+                condition=Q(calibration__isnull=True),
+                name="qa_review_once_per_reviewer",
+            ),
+            models.UniqueConstraint(
+                fields=["calibration", "reviewer"],
+                condition=Q(calibration__isnull=False),
+                name="qa_calibration_once_per_reviewer",
+            ),
+            models.CheckConstraint(
+                condition=Q(score__isnull=True) | Q(score__gte=0, score__lte=100),
+                name="qa_review_score_range",
+            ),
+            models.CheckConstraint(
+                condition=~Q(reviewer=F("agent")), name="qa_review_not_own_contact"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["agent", "created_at"], name="qa_review_agent_recent"),
+            models.Index(fields=["created_at"], name="qa_review_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"QA #{self.pk} contact {self.contact_id}"
+
+
+class QaAnswer(models.Model):
+    review = models.ForeignKey(QaReview, on_delete=models.CASCADE, related_name="answers")
+    item = models.ForeignKey(QaChecklistItem, on_delete=models.PROTECT, related_name="+")
+    answer = models.CharField(max_length=8, choices=QaAnswerChoice.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["review", "item"], name="qa_answer_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id}: {self.answer}"
+
+
+class CoachingNote(models.Model):
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    on = models.DateField(_("date"))
+    text = models.TextField(_("note"))
+    review = models.ForeignKey(
+        QaReview, null=True, blank=True, on_delete=models.PROTECT, related_name="coaching_notes"
+    )
+    follow_up_on = models.DateField(_("date de suivi"), null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("note de coaching")
+        verbose_name_plural = _("notes de coaching")
+        ordering = ["-on", "-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(follow_up_on__isnull=True) | Q(follow_up_on__gte=F("on")),
+                name="coaching_follow_up_after_note",
+            ),
+        ]
+        indexes = [models.Index(fields=["agent", "on"], name="coaching_agent_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.on:%Y-%m-%d} #{self.agent_id}"
+
+
+class TrainingKind(models.TextChoices):
+    ONBOARDING_HOURS = "ONBOARDING_HOURS", _("Formation initiale (heures)")
+    MENTORED_CALLS_WEEK = "MENTORED_CALLS_WEEK", _("Semaine d'appels accompagnés (appels)")
+    REFRESHER_HOURS = "REFRESHER_HOURS", _("Formation continue (heures)")
+
+
+# Which kinds count whole things (calls) rather than hours.
+COUNTED_KINDS = frozenset({TrainingKind.MENTORED_CALLS_WEEK})
+
+
+class TrainingRecord(models.Model):
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(_("type"), max_length=20, choices=TrainingKind.choices)
+    quantity = models.DecimalField(_("quantité"), max_digits=6, decimal_places=2)
+    on = models.DateField(_("date"))
+    notes = models.TextField(_("notes"), blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("formation")
+        verbose_name_plural = _("formations")
+        ordering = ["-on", "-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="training_quantity_positive"),
+        ]
+        indexes = [models.Index(fields=["agent", "on"], name="training_agent_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.quantity} {self.on:%Y-%m-%d}"
+
+
+# --- Snapshots and alerts -----------------------------------------------------------
+# Derived data, rebuilt from the raw records (kpi.services.snapshots): see docs/kpi.md,
+# "Snapshots and dashboard".
+
+
+class SnapshotKind(models.TextChoices):
+    INTERVAL = "INTERVAL", _("Intervalle")
+    DAY = "DAY", _("Jour")
+    MONTH = "MONTH", _("Mois")
+
+
+class SnapshotDimension(models.TextChoices):
+    OVERALL = "OVERALL", _("Ensemble")
+    QUEUE = "QUEUE", _("File")
+    CHANNEL = "CHANNEL", _("Canal")
+    AGENT = "AGENT", _("Conseiller")
+    COMMITMENT = "COMMITMENT", _("Engagement")
+    INCIDENT_CLASS = "INCIDENT_CLASS", _("Classe d'incident")
+
+
+class KpiSnapshot(models.Model):
+    """One cell: a period (an interval, a Paris day or month, keyed by its UTC start) and
+    a dimension value. Only counts and sums (kpi.domain.snapshots.ADDITIVE), so a month
+    summed from its days is exact; the ratios are computed when read. `key` is "" for
+    OVERALL, "none" for the agent breakdown's unattributed records."""
+
+    kind = models.CharField(max_length=8, choices=SnapshotKind.choices)
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    dimension = models.CharField(max_length=14, choices=SnapshotDimension.choices)
+    key = models.CharField(max_length=120, blank=True, default="")
+    # The answer time X of the service level the row was built with (seconds).
+    answer_target_seconds = models.PositiveSmallIntegerField()
+    contacts = models.PositiveIntegerField(default=0)
+    offered = models.PositiveIntegerField(default=0)
+    answered = models.PositiveIntegerField(default=0)
+    answered_within_target = models.PositiveIntegerField(default=0)
+    abandoned = models.PositiveIntegerField(default=0)
+    short_abandons = models.PositiveIntegerField(default=0)
+    wait_us_sum = models.BigIntegerField(default=0)
+    handled = models.PositiveIntegerField(default=0)
+    handle_seconds_sum = models.BigIntegerField(default=0)
+    fcr_eligible = models.PositiveIntegerField(default=0)
+    fcr_resolved = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    reached_queue = models.PositiveIntegerField(default=0)
+    repeat_eligible = models.PositiveIntegerField(default=0)
+    repeats = models.PositiveIntegerField(default=0)
+    csat_answers = models.PositiveIntegerField(default=0)
+    csat_satisfied = models.PositiveIntegerField(default=0)
+    nps_answers = models.PositiveIntegerField(default=0)
+    promoters = models.PositiveIntegerField(default=0)
+    detractors = models.PositiveIntegerField(default=0)
+    commitments_due = models.PositiveIntegerField(default=0)
+    commitments_met = models.PositiveIntegerField(default=0)
+    restored_incidents = models.PositiveIntegerField(default=0)
+    restore_us_sum = models.BigIntegerField(default=0)
+    # Stocks at the end of the period (or at the build for the period in progress).
+    backlog = models.PositiveIntegerField(default=0)
+    backlog_ageing = models.JSONField(default=dict)
+    built_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "period_start", "dimension", "key"], name="uniq_kpi_snapshot"
+            )
+        ]
+        indexes = [
+            # The trends: one dimension value over a range of periods.
+            models.Index(
+                fields=["kind", "dimension", "key", "period_start"], name="kpi_snapshot_trend"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.period_start:%Y-%m-%d %H:%M} {self.dimension} {self.key}"

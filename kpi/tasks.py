@@ -1,0 +1,49 @@
+"""Celery tasks of the kpi app: the snapshot builds of the beat schedule
+(powernext/celery.py). Each rebuilds whole periods from the raw records, so a task run
+twice, late or redelivered writes the same rows (docs/kpi.md, "Snapshots and dashboard")."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from celery import shared_task
+from django.utils import timezone
+
+from .domain import metrics
+from .services import snapshots
+
+
+def _now(now_iso: str | None) -> datetime:
+    return datetime.fromisoformat(now_iso) if now_iso else timezone.now()
+
+
+def _report(report: snapshots.BuildReport) -> dict:
+    return {
+        "periods": report.periods,
+        "cells": report.cells,
+        "written": report.written,
+        "removed": report.removed,
+    }
+
+
+@shared_task(acks_late=True)
+def kpi_snapshots_interval_task(*, now_iso: str | None = None) -> dict:
+    """Every 15 minutes: today's snapshots so far (and yesterday's just after midnight)."""
+    return _report(snapshots.snapshots_refresh(now=_now(now_iso)))
+
+
+@shared_task(acks_late=True)
+def kpi_snapshots_daily_task(*, now_iso: str | None = None) -> dict:
+    """Nightly: yesterday (Paris), complete, with its intervals."""
+    now = _now(now_iso)
+    yesterday = metrics.local_day(now) - timedelta(days=1)
+    return _report(snapshots.snapshot_day_build(day=yesterday, now=now))
+
+
+@shared_task(acks_late=True)
+def kpi_snapshots_monthly_task(*, now_iso: str | None = None) -> dict:
+    """On the 1st and the 2nd (a missed run is made up): last month, from the raw
+    records."""
+    now = _now(now_iso)
+    last_month = (metrics.local_month(now) - timedelta(days=1)).replace(day=1)
+    return _report(snapshots.snapshot_month_build(month=last_month, now=now))
