@@ -11,6 +11,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from tickets.models import Channel, Queue
 
@@ -207,9 +208,12 @@ class StaffingForm(forms.Form):
         if len(contacts) * interval > left:
             self.add_error(
                 "forecast",
-                _(
+                ngettext(
+                    "%(count)s intervalle de %(minutes)s min dépasse minuit à partir de "
+                    "%(start)s (%(fit)s au plus).",
                     "%(count)s intervalles de %(minutes)s min dépassent minuit à partir de "
-                    "%(start)s (%(fit)s au plus)."
+                    "%(start)s (%(fit)s au plus).",
+                    len(contacts),
                 )
                 % {
                     "count": len(contacts),

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .domain import quality
 
@@ -17,7 +18,7 @@ class QaChecklist(models.Model):
 
     code = models.SlugField(max_length=40)
     version = models.PositiveSmallIntegerField()
-    name = models.CharField(_("nom"), max_length=120)
+    name = models.CharField(pgettext_lazy("checklist", "nom"), max_length=120)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField()
 
