@@ -177,6 +177,11 @@ PARAMETER_DEFAULTS: dict[str, object] = {
     "kpi_target_abandonment_percent": 5,
     "kpi_target_service_level_percent": 90,
     "kpi_snapshot_interval_minutes": 30,
+    # Interval alerts (docs/kpi.md, "Interval alerts"): the ASA alert reuses the ASA
+    # targets above (billing queue its own); the current ASA is that of the contacts
+    # answered in the last N minutes.
+    "kpi_alert_asa_window_minutes": 15,
+    "kpi_alert_queue_length": 10,
 }
 
 

@@ -318,3 +318,46 @@ class KpiSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.period_start:%Y-%m-%d %H:%M} {self.dimension} {self.key}"
+
+
+class AlertMetric(models.TextChoices):
+    ASA = "ASA", _("Vitesse moyenne de réponse")
+    QUEUE_LENGTH = "QUEUE_LENGTH", _("Contacts en attente")
+
+
+class KpiAlert(models.Model):
+    """An interval alert (kpi.services.alerts): a live figure above its threshold, from
+    the check that first saw it until the check that sees it back under. `scope` is the
+    queue code or "OVERALL". At most one open alert per metric and scope: that unique
+    index is what keeps two concurrent checks from raising (and e-mailing) twice."""
+
+    OVERALL = "OVERALL"
+
+    metric = models.CharField(max_length=12, choices=AlertMetric.choices)
+    scope = models.CharField(max_length=40)
+    raised_at = models.DateTimeField()
+    value_at_raise = models.FloatField()
+    threshold = models.FloatField()
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    # Null when cleared for want of a figure (no contact answered in the ASA window).
+    value_at_clear = models.FloatField(null=True, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["raised_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["metric", "scope"],
+                condition=Q(cleared_at__isnull=True),
+                name="uniq_kpi_alert_open",
+            ),
+        ]
+        indexes = [
+            # The banner and every check read the open alerts only.
+            models.Index(
+                fields=["raised_at"], condition=Q(cleared_at__isnull=True), name="kpi_alert_open"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.scope} {self.raised_at:%Y-%m-%d %H:%M}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from functools import cached_property
@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from django.db import connection
 from django.db.models import (
     Avg,
+    BigIntegerField,
     Count,
     DateTimeField,
     Exists,
@@ -24,6 +25,7 @@ from django.db.models import (
     OuterRef,
     Prefetch,
     Q,
+    Sum,
     Value,
 )
 from django.db.models.functions import Floor
@@ -54,8 +56,10 @@ from tickets.models import (
 from .domain import erlang, metrics, quality, targets
 from .domain import snapshots as snap
 from .models import (
+    AlertMetric,
     CalibrationSession,
     CoachingNote,
+    KpiAlert,
     KpiSnapshot,
     QaAnswer,
     QaAnswerChoice,
@@ -1280,6 +1284,8 @@ class Dashboard:
     has_data: bool
     missing_days: int
     built_at: dt.datetime | None
+    # The open interval alerts, shown as a banner (docs/kpi.md, "Interval alerts").
+    alerts: list[AlertLine] = field(default_factory=list)
 
     @property
     def chart(self) -> dict:
@@ -1753,6 +1759,7 @@ def kpi_dashboard(
         has_data=bool(period_rows),
         missing_days=max(0, expected_days - built_days) if period.is_live else 0,
         built_at=max(built) if built else None,
+        alerts=kpi_alerts_open(),
     )
 
 
@@ -1787,6 +1794,7 @@ class Wallboard:
     agents: dict[str, list[User]]
     clocks: list[ClockInstance]
     clocks_at_risk: int
+    alerts: list[AlertLine] = field(default_factory=list)
 
     @property
     def waiting(self) -> int:
@@ -1811,12 +1819,11 @@ def _not_yet(field: str, now: dt.datetime) -> Q:
     return Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__gt": now})
 
 
-def wallboard(*, now: dt.datetime) -> Wallboard:
-    """Today's live picture, in four queries: who is waiting per queue and since when,
-    the agents by state (derived from today's contacts: the platform sends no presence),
-    and the running commitments at risk."""
+def _real_time_today(now: dt.datetime):
+    """Today's (Paris) inbound real-time contacts that reached a queue and were not
+    abandoned, offered by `now`."""
     day_start, _end = metrics.local_day_bounds(metrics.local_day(now))
-    real_time = Contact.objects.filter(
+    return Contact.objects.filter(
         offered_at__gte=day_start,
         offered_at__lte=now,
         inbound=True,
@@ -1824,17 +1831,27 @@ def wallboard(*, now: dt.datetime) -> Wallboard:
         outcome=metrics.REACHED_QUEUE,
         abandoned=False,
     )
+
+
+def _queue_label(code: str) -> str:
+    return Queue(code).label if code in Queue.values else code
+
+
+def queues_waiting(*, now: dt.datetime) -> list[QueueWait]:
+    """Who is waiting now per queue, longest wait first (one query): the wallboard's
+    figure, and the queue-length alert's."""
     waiting = (
-        real_time.filter(_not_yet("answered_at", now) & _not_yet("ended_at", now))
+        _real_time_today(now)
+        .filter(_not_yet("answered_at", now) & _not_yet("ended_at", now))
         .values("queue")
         .annotate(n=Count("id"), oldest=Min("offered_at"))
         .order_by()
     )
-    queues = sorted(
+    return sorted(
         (
             QueueWait(
                 queue=row["queue"],
-                label=Queue(row["queue"]).label if row["queue"] in Queue.values else row["queue"],
+                label=_queue_label(row["queue"]),
                 waiting=row["n"],
                 longest_seconds=(now - row["oldest"]).total_seconds(),
             )
@@ -1842,6 +1859,14 @@ def wallboard(*, now: dt.datetime) -> Wallboard:
         ),
         key=lambda q: -q.longest_seconds,
     )
+
+
+def wallboard(*, now: dt.datetime) -> Wallboard:
+    """Today's live picture, in five queries: who is waiting per queue and since when,
+    the agents by state (derived from today's contacts: the platform sends no presence),
+    the running commitments at risk, and the open interval alerts."""
+    real_time = _real_time_today(now)
+    queues = queues_waiting(now=now)
     handled = real_time.filter(agent=OuterRef("pk"), answered_at__lte=now)
     agents = (
         User.objects.filter(role=Role.AGENT, is_active=True)
@@ -1873,4 +1898,144 @@ def wallboard(*, now: dt.datetime) -> Wallboard:
             ]
         ),
         clocks_at_risk=at_risk.count(),
+        alerts=kpi_alerts_open(),
+    )
+
+
+# --- Interval alerts ------------------------------------------------------------------
+# Live figures checked every minute against thresholds (kpi.services.alerts; docs/kpi.md,
+# "Interval alerts").
+
+ALERT_PARAMETERS = (
+    "kpi_target_asa_seconds",
+    "kpi_target_asa_billing_seconds",
+    "kpi_alert_asa_window_minutes",
+    "kpi_alert_queue_length",
+)
+
+
+class _WaitMicros(Func):
+    """answered_at − offered_at in whole microseconds, so the sums stay exact."""
+
+    arg_joiner = " - "
+    template = "round(EXTRACT(EPOCH FROM (%(expressions)s)) * 1000000)::bigint"
+    output_field = BigIntegerField()
+
+
+@dataclass(frozen=True)
+class AlertFigure:
+    metric: str
+    scope: str  # a queue code, or KpiAlert.OVERALL
+    value: float | None  # None: undefined (no contact answered in the ASA window)
+    threshold: float
+
+    @property
+    def breached(self) -> bool:
+        return self.value is not None and self.value > self.threshold
+
+
+def kpi_alert_figures(*, now: dt.datetime) -> list[AlertFigure]:
+    """The current ASA (contacts answered in the last N minutes of elapsed time, so a
+    DST change does not stretch or shrink the window) and the contacts waiting now (the
+    wallboard's rule), per queue and overall, each with its threshold. Every queue is
+    listed, plus any other code seen in the data or in an open alert, so an alert whose
+    queue fell silent is still cleared."""
+    settings = {name: float(parameter_get(key=name)) for name in ALERT_PARAMETERS}
+    # In UTC: arithmetic on a Paris datetime is wall-clock, and would make the window
+    # an hour too short (or long) across a DST change.
+    since = now.astimezone(dt.UTC) - dt.timedelta(minutes=settings["kpi_alert_asa_window_minutes"])
+    answered = (
+        Contact.objects.filter(
+            answered_at__gt=since,
+            answered_at__lte=now,
+            inbound=True,
+            channel__in=metrics.REAL_TIME_CHANNELS,
+            outcome=metrics.REACHED_QUEUE,
+            abandoned=False,
+        )
+        .values("queue")
+        .annotate(n=Count("id"), wait_us=Sum(_WaitMicros("answered_at", "offered_at")))
+        .order_by()
+    )
+    asa = {row["queue"]: (row["n"], row["wait_us"]) for row in answered}
+    waiting = {q.queue: q.waiting for q in queues_waiting(now=now)}
+    open_scopes = set(
+        KpiAlert.objects.filter(cleared_at__isnull=True).values_list("scope", flat=True)
+    )
+    scopes = sorted(
+        (set(Queue.values) | set(asa) | set(waiting) | open_scopes) - {KpiAlert.OVERALL}
+    )
+    length_threshold = settings["kpi_alert_queue_length"]
+
+    def asa_threshold(scope: str) -> float:
+        billing = scope == Queue.BILLING
+        return settings["kpi_target_asa_billing_seconds" if billing else "kpi_target_asa_seconds"]
+
+    def mean(n: int, wait_us: int) -> float | None:
+        return wait_us / n / 1_000_000 if n else None
+
+    total_n = sum(n for n, _w in asa.values())
+    total_us = sum(w for _n, w in asa.values())
+    figures = [
+        AlertFigure(AlertMetric.ASA, KpiAlert.OVERALL, mean(total_n, total_us),
+                    asa_threshold(KpiAlert.OVERALL)),
+        AlertFigure(AlertMetric.QUEUE_LENGTH, KpiAlert.OVERALL, float(sum(waiting.values())),
+                    length_threshold),
+    ]  # fmt: skip
+    for scope in scopes:
+        figures.append(AlertFigure(AlertMetric.ASA, scope, mean(*asa.get(scope, (0, 0))),
+                                   asa_threshold(scope)))  # fmt: skip
+        figures.append(AlertFigure(AlertMetric.QUEUE_LENGTH, scope,
+                                   float(waiting.get(scope, 0)), length_threshold))  # fmt: skip
+    return figures
+
+
+@dataclass(frozen=True)
+class AlertLine:
+    metric: str
+    scope: str
+    text: str
+    raised_at: dt.datetime
+
+
+def _alert_value(metric: str, value: float) -> str:
+    if metric == AlertMetric.ASA:
+        return _seconds_text(value)
+    return _number(value, 0)
+
+
+def alert_text(*, metric: str, scope: str, value: float, threshold: float) -> str:
+    """The sentence of the banner and of the e-mail: what, where, how much, the limit."""
+    where = _("toutes files") if scope == KpiAlert.OVERALL else _queue_label(scope)
+    return _("%(metric)s (%(where)s) : %(value)s, au-delà du seuil de %(threshold)s") % {
+        "metric": AlertMetric(metric).label,
+        "where": where,
+        "value": _alert_value(metric, value),
+        "threshold": _alert_value(metric, threshold),
+    }
+
+
+def kpi_alerts_open() -> list[AlertLine]:
+    """The open alerts, oldest first, in one query (the dashboard and wallboard banner)."""
+    return [
+        AlertLine(
+            metric=a.metric,
+            scope=a.scope,
+            text=alert_text(
+                metric=a.metric, scope=a.scope, value=a.value_at_raise, threshold=a.threshold
+            ),
+            raised_at=a.raised_at,
+        )
+        for a in KpiAlert.objects.filter(cleared_at__isnull=True).order_by("raised_at", "pk")
+    ]
+
+
+def alert_recipients() -> list[str]:
+    """Who gets an alert's e-mail. The platform has no rota, so "on duty" is
+    approximated as every active supervisor account with an address."""
+    return list(
+        User.objects.filter(role=Role.SUPERVISOR, is_active=True)
+        .exclude(email="")
+        .order_by("email")
+        .values_list("email", flat=True)
     )

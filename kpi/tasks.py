@@ -10,7 +10,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from .domain import metrics
-from .services import snapshots
+from .services import alerts, snapshots
 
 
 def _now(now_iso: str | None) -> datetime:
@@ -47,3 +47,16 @@ def kpi_snapshots_monthly_task(*, now_iso: str | None = None) -> dict:
     now = _now(now_iso)
     last_month = (metrics.local_month(now) - timedelta(days=1)).replace(day=1)
     return _report(snapshots.snapshot_month_build(month=last_month, now=now))
+
+
+@shared_task(acks_late=True)
+def kpi_alerts_check_task(*, now_iso: str | None = None) -> dict:
+    """Every minute: raise or clear the interval alerts (docs/kpi.md, "Interval alerts");
+    a redelivered run at the same instant changes nothing."""
+    result = alerts.kpi_alerts_check(now=_now(now_iso))
+    return {
+        "checked": result.checked,
+        "raised": len(result.raised),
+        "cleared": len(result.cleared),
+        "notified": len(result.notified),
+    }

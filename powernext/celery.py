@@ -70,4 +70,9 @@ app.conf.beat_schedule = {
         "task": "kpi.tasks.kpi_snapshots_monthly_task",
         "schedule": crontab(day_of_month="1,2", hour=3, minute=47),
     },
+    # Interval alerts: the live ASA and queue length against their thresholds.
+    "kpi-alerts-check": {
+        "task": "kpi.tasks.kpi_alerts_check_task",
+        "schedule": 60.0,
+    },
 }
