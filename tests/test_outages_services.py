@@ -951,3 +951,30 @@ def test_the_tasks_take_iso_strings_and_do_the_sweeps_work():
     incident.refresh_from_db()
     assert incident.first_notice_at == t0 + timedelta(minutes=11)
     assert tasks.availability_credits_task(month_iso="2026-06-01") == 0
+
+
+@pytest.mark.django_db
+def test_restoration_fixes_every_linked_report_with_its_event():
+    t0 = paris("2026-06-01T20:00:00")
+    refs = [
+        reports.report_submit(
+            kind="OUTAGE",
+            now=t0,
+            postcode="35000",
+            address=f"{i} rue de Brest",
+            phone=f"06000000{i:02d}",
+        ).reference
+        for i in range(3)
+    ]
+    incident = OutageReport.objects.get(reference=refs[0]).incident
+    incidents.incident_confirm(incident=incident, now=t0, actor=None)
+    incidents.incident_restore(incident=incident, now=t0 + timedelta(hours=1), actor=None)
+    fixed = OutageReport.objects.filter(reference__in=refs)
+    assert set(fixed.values_list("status", flat=True)) == {"FIXED"}
+    for report in fixed:
+        last = report.events.order_by("pk").last()
+        assert (last.from_value, last.to_value, last.at) == (
+            "LINKED",
+            "FIXED",
+            t0 + timedelta(hours=1),
+        )
