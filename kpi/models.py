@@ -361,3 +361,178 @@ class KpiAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.metric} {self.scope} {self.raised_at:%Y-%m-%d %H:%M}"
+
+
+# --- Monthly report and root-cause analyses ----------------------------------------------
+# docs/kpi-report.md: a month is closed by a supervisor once every commitment missed by
+# more than 2 % has its root-cause analysis.
+
+
+class MonthStatus(models.TextChoices):
+    OPEN = "OPEN", _("Ouvert")
+    CLOSED = "CLOSED", _("Clôturé")
+
+
+class MonthlyReview(models.Model):
+    """The supervisors' review of one Paris month (`month` is its first day)."""
+
+    month = models.DateField(unique=True)
+    status = models.CharField(max_length=6, choices=MonthStatus.choices, default=MonthStatus.OPEN)
+    summary = models.TextField(_("synthèse"), blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("revue mensuelle")
+        verbose_name_plural = _("revues mensuelles")
+        ordering = ["-month"]
+        constraints = [
+            models.CheckConstraint(condition=Q(month__day=1), name="monthly_review_first_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.status}"
+
+
+class MonthlyReviewEvent(models.Model):
+    """Every change of a review's status: who, when, from, to (and why, on reopening)."""
+
+    review = models.ForeignKey(MonthlyReview, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=6, choices=MonthStatus.choices)
+    to_status = models.CharField(max_length=6, choices=MonthStatus.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.review_id} {self.from_status}→{self.to_status}"
+
+
+class RootCauseAnalysis(models.Model):
+    """Why a commitment was missed in a month and what is done about it. `commitment` is
+    the finding's code (kpi.domain.report); target and actual are those the month showed
+    when the analysis was written."""
+
+    review = models.ForeignKey(MonthlyReview, on_delete=models.PROTECT, related_name="analyses")
+    commitment = models.CharField(max_length=60)
+    target = models.FloatField()
+    actual = models.FloatField()
+    gap_percent = models.FloatField()
+    cause = models.TextField(_("cause"))
+    actions = models.TextField(_("actions"))
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("responsable"),
+    )
+    due_on = models.DateField(_("échéance"))
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("analyse de cause")
+        verbose_name_plural = _("analyses de cause")
+        ordering = ["commitment"]
+        constraints = [
+            models.UniqueConstraint(fields=["review", "commitment"], name="rca_once_per_month"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.review_id} {self.commitment}"
+
+
+# --- Text analytics --------------------------------------------------------------------
+# docs/kpi-text.md: ticket and chat messages scanned offline (French and English) for
+# sentiment and compliance phrases; a flag puts the contact on the QA reviewers' list.
+
+
+class TextFlagKind(models.TextChoices):
+    NEGATIVE_SENTIMENT = "NEGATIVE_SENTIMENT", _("Client mécontent")
+    UNLOGGED_CALLBACK = "UNLOGGED_CALLBACK", _("Rappel promis non enregistré")
+    FORBIDDEN_PHRASE = "FORBIDDEN_PHRASE", _("Formulation à proscrire")
+
+
+class TextFlag(models.Model):
+    """One message flagged for QA review, once per kind."""
+
+    message = models.ForeignKey("tickets.Message", on_delete=models.CASCADE, related_name="+")
+    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="+")
+    # The contact a reviewer scores (the ticket's latest handled contact), if there is one.
+    contact = models.ForeignKey(
+        "tickets.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=20, choices=TextFlagKind.choices)
+    language = models.CharField(max_length=2)
+    score = models.FloatField()
+    evidence = models.CharField(max_length=300)
+    created_at = models.DateTimeField()
+    # Set when a reviewer has dealt with it (scored the contact or dismissed the flag).
+    handled_at = models.DateTimeField(null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    review = models.ForeignKey(
+        QaReview, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["message", "kind"], name="text_flag_once_per_kind"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["created_at"], condition=Q(handled_at__isnull=True), name="text_flag_open"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} message {self.message_id}"
+
+
+class CallbackPromise(models.Model):
+    """An agent's written promise to call the customer back: a deadline row. The sweep
+    flags it (UNLOGGED_CALLBACK) when `due_at` passes with no outbound contact logged on
+    the ticket since the promise."""
+
+    message = models.OneToOneField("tickets.Message", on_delete=models.CASCADE, related_name="+")
+    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="+")
+    promised_at = models.DateTimeField()
+    due_at = models.DateTimeField()
+    kept_at = models.DateTimeField(null=True, blank=True)
+    flagged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["due_at"],
+                condition=Q(kept_at__isnull=True, flagged_at__isnull=True),
+                name="callback_promise_due",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"callback {self.ticket_id} due {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class TextScanCursor(models.Model):
+    """The highest message id already scanned (one row): the scan is incremental and a
+    re-run changes nothing."""
+
+    name = models.CharField(max_length=20, unique=True)
+    last_message_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.last_message_id}"

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -54,4 +54,12 @@ urlpatterns += [
     path("wallboard/", views.wallboard, name="wallboard"),
     path("wallboard/live/", views.wallboard_live, name="wallboard_live"),
     path("team/", views.team, name="team"),
+]
+
+
+# --- Monthly report, people (scorecards, league table), text analytics --------------------
+urlpatterns += [
+    path("", include("kpi.urls_report")),
+    path("", include("kpi.urls_people")),
+    path("", include("kpi.urls_text")),
 ]

@@ -53,9 +53,9 @@ from tickets.models import (
     TicketEvent,
 )
 
-from .domain import erlang, metrics, quality, targets
-from .domain import snapshots as snap
-from .models import (
+from ..domain import erlang, metrics, quality, targets
+from ..domain import snapshots as snap
+from ..models import (
     AlertMetric,
     CalibrationSession,
     CoachingNote,

@@ -9,9 +9,9 @@ from django.views.decorators.http import require_POST
 from accounts.access import supervisor_required
 from accounts.selectors import staff_counts_by_role, staff_directory
 
-from . import selectors
-from .domain import erlang
-from .forms import (
+from .. import selectors
+from ..domain import erlang
+from ..forms import (
     CalibrationCloseForm,
     CalibrationOpenForm,
     CoachingNoteForm,
@@ -24,8 +24,8 @@ from .forms import (
     TrainingRecordForm,
     WallboardForm,
 )
-from .services import AlreadyDone, InvalidInput, NotEnoughScores, SessionClosed
-from .services import quality as qa
+from ..services import AlreadyDone, InvalidInput, NotEnoughScores, SessionClosed
+from ..services import quality as qa
 
 
 @supervisor_required

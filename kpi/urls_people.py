@@ -1,0 +1,3 @@
+"""Supervisor pages: people (see docs/kpi-people.md)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Supervisor pages: report (see docs/kpi-report.md)."""
+
+urlpatterns: list = []

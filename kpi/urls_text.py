@@ -1,0 +1,3 @@
+"""Supervisor pages: text (see docs/kpi-text.md)."""
+
+urlpatterns: list = []
