@@ -3,7 +3,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from accounts.api import AccountMeView, MeView, SupplyPointDetailView, SupplyPointListView
 from billing.api import BillingExportView, InvoiceDetailView, InvoiceListView, InvoicePdfView
-from kpi.api import StaffingApiView
+from kpi.api import KpiAlertsApiView, KpiFiguresApiView, KpiTargetsApiView, StaffingApiView
 from metering.api import ConsumptionView
 from tickets.api import TicketDetailView, TicketListCreateView
 
@@ -29,4 +29,7 @@ urlpatterns = [
     path("", include("metering.api_urls_ingest")),
     path("outages/", include("outages.api_urls")),
     path("kpi/staffing", StaffingApiView.as_view(), name="api-kpi-staffing"),
+    path("kpi/figures", KpiFiguresApiView.as_view(), name="api-kpi-figures"),
+    path("kpi/targets", KpiTargetsApiView.as_view(), name="api-kpi-targets"),
+    path("kpi/alerts", KpiAlertsApiView.as_view(), name="api-kpi-alerts"),
 ]
