@@ -24,14 +24,20 @@ from ..forms import (
     TrainingRecordForm,
     WallboardForm,
 )
+from ..selectors import people as people_selectors
 from ..services import AlreadyDone, InvalidInput, NotEnoughScores, SessionClosed
 from ..services import quality as qa
 
 
 @supervisor_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    """The supervisor's home: the KPI dashboard (section "Dashboard and snapshots")."""
-    return _kpi_page(request, template="supervisor/home.html")
+    """The supervisor's home: the KPI dashboard (section "Dashboard and snapshots"),
+    with the quarterly NPS and channel-mix panels of its month (docs/kpi-people.md)."""
+
+    def people_panels(now, page) -> dict:
+        return {"people": people_selectors.dashboard_people(now=now, month=page.period.month)}
+
+    return _kpi_page(request, template="supervisor/home.html", extra=people_panels)
 
 
 # --- Staffing planner ---------------------------------------------------------------
@@ -363,13 +369,15 @@ def quality_training_add(request: HttpRequest, agent_id: int) -> HttpResponse:
 # docs/kpi.md, "Snapshots and dashboard": past periods from the snapshots, today live.
 
 
-def _kpi_page(request, *, template: str, dimension: str = "OVERALL", key: str = ""):
+def _kpi_page(request, *, template: str, dimension: str = "OVERALL", key: str = "", extra=None):
     now = timezone.now()
     form = DashboardPeriodForm(request.GET or None, today=timezone.localdate(now))
     if form.is_bound and not form.is_valid():
         return render(request, template, {"form": form, "page": None}, status=400)
     page = selectors.kpi_dashboard(now=now, dimension=dimension, key=key, **form.period())
-    return render(request, template, {"form": form, "page": page})
+    # `extra(now, page)`: more context for one page (the home's people panels).
+    more = extra(now, page) if extra is not None else {}
+    return render(request, template, {"form": form, "page": page, **more})
 
 
 @supervisor_required
