@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from .domain import metrics
 from .services import alerts, snapshots
+from .services import text as text_analytics
 
 
 def _now(now_iso: str | None) -> datetime:
@@ -60,3 +61,25 @@ def kpi_alerts_check_task(*, now_iso: str | None = None) -> dict:
         "cleared": len(result.cleared),
         "notified": len(result.notified),
     }
+
+
+@shared_task(acks_late=True)
+def kpi_text_scan_task(*, now_iso: str | None = None) -> dict:
+    """Every 5 minutes: read the new ticket and chat messages into QA flags and callback
+    promises (docs/kpi-text.md); the cursor makes a redelivered run read nothing twice."""
+    report = text_analytics.text_scan(now=_now(now_iso))
+    return {
+        "scanned": report.scanned,
+        "negative": report.negative,
+        "forbidden": report.forbidden,
+        "promises": report.promises,
+        "last_message_id": report.last_message_id,
+    }
+
+
+@shared_task(acks_late=True)
+def kpi_callback_promises_sweep_task(*, now_iso: str | None = None) -> dict:
+    """Every 5 minutes: settle the callback promises now due, kept or flagged; a settled
+    promise is never read again, so a redelivered run changes nothing."""
+    report = text_analytics.callback_promises_sweep(now=_now(now_iso))
+    return {"kept": report.kept, "flagged": report.flagged}

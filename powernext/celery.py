@@ -75,4 +75,15 @@ app.conf.beat_schedule = {
         "task": "kpi.tasks.kpi_alerts_check_task",
         "schedule": 60.0,
     },
+    # Text analytics (docs/kpi-text.md): new messages into QA flags and callback
+    # promises; the promises that came due, two minutes later so the two runs do not
+    # start together.
+    "kpi-text-scan": {
+        "task": "kpi.tasks.kpi_text_scan_task",
+        "schedule": crontab(minute="*/5"),
+    },
+    "kpi-callback-promises-sweep": {
+        "task": "kpi.tasks.kpi_callback_promises_sweep_task",
+        "schedule": crontab(minute="2-59/5"),
+    },
 }

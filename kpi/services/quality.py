@@ -26,6 +26,7 @@ from ..models import (
     QaChecklist,
     QaChecklistItem,
     QaReview,
+    TextFlag,
     TrainingKind,
     TrainingRecord,
 )
@@ -218,7 +219,7 @@ def qa_review_submit(
             contact=contact, reviewer=reviewer, calibration__isnull=True
         ).exists():
             raise AlreadyDone(_("Vous avez déjà évalué ce contact."))
-        return _review_create(
+        review = _review_create(
             contact=contact,
             checklist=checklist,
             reviewer=reviewer,
@@ -226,6 +227,12 @@ def qa_review_submit(
             comments=comments,
             now=now,
         )
+        # The text analytics' open flags on this contact are dealt with by this review
+        # (docs/kpi-text.md).
+        TextFlag.objects.filter(contact=contact, handled_at__isnull=True).update(
+            handled_at=now, handled_by=reviewer, review=review
+        )
+        return review
 
 
 def calibration_open(
