@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from .models import (
     Account,
@@ -120,6 +121,78 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
 @admin.register(ApiClient)
 class ApiClientAdmin(admin.ModelAdmin):
-    list_display = ["name", "account", "tier", "scopes", "created_at", "revoked_at"]
-    list_filter = ["tier"]
-    raw_id_fields = ["account", "application", "created_by"]
+    """Clients are created where their secret can be shown once: business ones in the
+    portal, staff ones with `manage.py api_client_staff_create`. Here only the name and
+    tier change (audited); kind, holder and scopes stay as created, so that no business
+    client is ever given a staff scope. Revocation goes through the service, which also
+    deletes the tokens."""
+
+    list_display = [
+        "name",
+        "kind",
+        "account",
+        "owner",
+        "tier",
+        "scopes",
+        "created_at",
+        "revoked_at",
+    ]
+    list_filter = ["kind", "tier"]
+    search_fields = ["name", "account__number", "owner__email"]
+    fields = [
+        "name",
+        "tier",
+        "kind",
+        "account",
+        "owner",
+        "scopes",
+        "application",
+        "created_by",
+        "created_at",
+        "revoked_at",
+    ]
+    readonly_fields = [
+        "kind",
+        "account",
+        "owner",
+        "scopes",
+        "application",
+        "created_by",
+        "created_at",
+        "revoked_at",
+    ]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        from django.utils import timezone
+
+        from .models import AuditChannel
+        from .services import audit_record
+
+        before = type(obj).objects.filter(pk=obj.pk).values(*form.changed_data).first()
+        super().save_model(request, obj, form, change)
+        if before is not None:
+            audit_record(
+                account=obj.account,
+                actor=request.user,
+                channel=AuditChannel.ADMIN,
+                obj=obj,
+                changes={f: (before[f], getattr(obj, f)) for f in form.changed_data if f in before},
+                now=timezone.now(),
+            )
+
+    @admin.action(description=_("Révoquer l'accès des clients sélectionnés"))
+    def revoke(self, request, queryset):
+        from django.utils import timezone
+
+        from .services import api_client_revoke
+
+        revoked = 0
+        for client in queryset.filter(revoked_at__isnull=True):
+            api_client_revoke(client=client, actor=request.user, now=timezone.now())
+            revoked += 1
+        message = ngettext("%(count)d client révoqué.", "%(count)d clients révoqués.", revoked)
+        self.message_user(request, message % {"count": revoked})

@@ -156,6 +156,7 @@ class ApiClientForm(forms.Form):
         from django.conf import settings
 
         super().__init__(*args, **kwargs)
+        # Business scopes only: STAFF_API_SCOPES (kpi:read) are never a customer's to pick.
         self.fields["scopes"].choices = [(k, f"{k} — {v}") for k, v in settings.API_SCOPES.items()]
 
 

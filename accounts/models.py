@@ -368,10 +368,39 @@ class ApiTier(models.TextChoices):
     ENTERPRISE = "ENTERPRISE", _("Entreprise (10 000 requêtes/h)")
 
 
-class ApiClient(models.Model):
-    """A business integration: an OAuth2 client-credentials application bound to one account."""
+class ApiClientKind(models.TextChoices):
+    BUSINESS = "BUSINESS", _("Client professionnel")
+    STAFF = "STAFF", _("Centre de contacts")
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="api_clients")
+
+# Who may own a staff client: the roles of the supervisor shell, whose KPI it reads
+# (equal to accounts.access.SUPERVISOR_ROLES, which sits above this layer; tested).
+STAFF_CLIENT_OWNER_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
+
+
+def may_own_staff_client(user: User | None) -> bool:
+    """A staff client works only while this holds for its owner (`accounts.oauth`)."""
+    return user is not None and user.is_active and user.role in STAFF_CLIENT_OWNER_ROLES
+
+
+class ApiClient(models.Model):
+    """An OAuth2 client-credentials application: a business integration bound to one account,
+    or a staff client (the contact centre's own BI tool) owned by a supervisor or admin."""
+
+    kind = models.CharField(
+        max_length=10, choices=ApiClientKind.choices, default=ApiClientKind.BUSINESS
+    )
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="api_clients"
+    )
+    # PROTECT: a staff credential must be revoked or handed over before its owner goes.
+    owner = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="owned_api_clients",
+    )
     application = models.OneToOneField(
         "oauth2_provider.Application", on_delete=models.CASCADE, related_name="api_client"
     )
@@ -382,12 +411,29 @@ class ApiClient(models.Model):
     created_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
 
+    class Meta:
+        constraints = [
+            # Every business endpoint reads `client.account`; a staff client must have none,
+            # so that no code path can make it act for a customer.
+            models.CheckConstraint(
+                condition=(
+                    models.Q(kind=ApiClientKind.BUSINESS, account__isnull=False, owner__isnull=True)
+                    | models.Q(kind=ApiClientKind.STAFF, account__isnull=True, owner__isnull=False)
+                ),
+                name="api_client_kind_holder",
+            )
+        ]
+
     def __str__(self) -> str:
         return self.name
 
     @property
     def scope_list(self) -> list[str]:
         return self.scopes.split()
+
+    @property
+    def is_staff_client(self) -> bool:
+        return self.kind == ApiClientKind.STAFF
 
 
 class Parameter(models.Model):

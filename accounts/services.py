@@ -19,6 +19,7 @@ from .models import (
     AccountStatus,
     AccountType,
     ApiClient,
+    ApiClientKind,
     ApiTier,
     AuditChannel,
     AuditEntry,
@@ -36,6 +37,7 @@ from .models import (
     Role,
     SupplyPoint,
     User,
+    may_own_staff_client,
 )
 
 BACKUP_CODE_COUNT = 10
@@ -476,30 +478,54 @@ class ApiClientRefused(AccountsError):
     pass
 
 
+# Staff clients feed BI tools that page through whole months of snapshot rows.
+STAFF_CLIENT_TIER = ApiTier.ENTERPRISE
+
+
+def _scopes_error(scopes: list[str], *, granted: dict, other: dict) -> str | None:
+    """Why `scopes` cannot be granted from `granted`, or None. Staff and business scopes
+    are two disjoint settings (API_SCOPES, STAFF_API_SCOPES): a scope of the other kind
+    is named as such, so nobody mistakes it for a typing error."""
+    if not scopes:
+        return "Unknown scopes: none given."
+    misplaced = sorted(set(scopes) & set(other))
+    if misplaced:
+        return f"Not grantable to this kind of client: {', '.join(misplaced)}."
+    unknown = sorted(set(scopes) - set(granted))
+    if unknown:
+        return f"Unknown scopes: {', '.join(unknown)}."
+    return None
+
+
+def _application_create(*, name: str, secret: str):
+    from oauth2_provider.models import Application
+
+    return Application.objects.create(
+        name=name,
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+        client_secret=secret,  # hashed on save by django-oauth-toolkit
+        user=None,
+    )
+
+
 def api_client_create(
     *, account: Account, name: str, scopes: list[str], tier: str, actor: User, now: datetime
 ) -> tuple[ApiClient, str]:
     """Create a client-credentials application; the plain secret is returned once."""
     from django.conf import settings
     from oauth2_provider.generators import generate_client_secret
-    from oauth2_provider.models import Application
 
     if account.type != AccountType.BUSINESS:
         raise ApiClientRefused("API access is for business accounts.")
-    unknown = set(scopes) - set(settings.API_SCOPES)
-    if not scopes or unknown:
-        raise ApiClientRefused(f"Unknown scopes: {', '.join(sorted(unknown)) or 'none given'}.")
+    problem = _scopes_error(scopes, granted=settings.API_SCOPES, other=settings.STAFF_API_SCOPES)
+    if problem:
+        raise ApiClientRefused(problem)
     if tier not in ApiTier.values:
         raise ApiClientRefused(f"Unknown tier {tier!r}.")
     secret = generate_client_secret()
     with transaction.atomic():
-        application = Application.objects.create(
-            name=f"{account.number} {name}",
-            client_type=Application.CLIENT_CONFIDENTIAL,
-            authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
-            client_secret=secret,  # hashed on save by django-oauth-toolkit
-            user=None,
-        )
+        application = _application_create(name=f"{account.number} {name}", secret=secret)
         client = ApiClient.objects.create(
             account=account,
             application=application,
@@ -520,6 +546,57 @@ def api_client_create(
     return client, secret
 
 
+def api_client_create_staff(
+    *, owner: User, name: str, scopes: list[str], actor: User, now: datetime
+) -> tuple[ApiClient, str]:
+    """Create a staff client (the contact centre's own BI tool, no account) owned by a
+    supervisor or admin; only an admin may. The plain secret is returned once.
+
+    Its tokens work only while the owner stays an active supervisor or admin
+    (`accounts.oauth`). The audit entry has no account: it is found by object."""
+    from django.conf import settings
+    from oauth2_provider.generators import generate_client_secret
+
+    if actor is None or not actor.is_active or actor.role != Role.ADMIN:
+        raise ApiClientRefused("Only an active administrator may create a staff client.")
+    if not may_own_staff_client(owner):
+        raise ApiClientRefused("The owner must be an active supervisor or administrator.")
+    name = name.strip()
+    if not name or len(name) > ApiClient._meta.get_field("name").max_length:
+        raise ApiClientRefused("Give a name of 1 to 100 characters.")
+    problem = _scopes_error(scopes, granted=settings.STAFF_API_SCOPES, other=settings.API_SCOPES)
+    if problem:
+        raise ApiClientRefused(problem)
+    secret = generate_client_secret()
+    with transaction.atomic():
+        application = _application_create(name=f"staff {name}", secret=secret)
+        client = ApiClient.objects.create(
+            kind=ApiClientKind.STAFF,
+            account=None,
+            owner=owner,
+            application=application,
+            name=name,
+            scopes=" ".join(sorted(scopes)),
+            tier=STAFF_CLIENT_TIER,
+            created_by=actor,
+            created_at=now,
+        )
+        audit_record(
+            account=None,
+            actor=actor,
+            channel=AuditChannel.ADMIN,
+            obj=client,
+            changes={
+                "api_client": (
+                    None,
+                    f"{name} [{client.scopes}] {client.tier} owner={owner.email}",
+                )
+            },
+            now=now,
+        )
+    return client, secret
+
+
 def api_client_revoke(*, client: ApiClient, actor: User, now: datetime) -> ApiClient:
     with transaction.atomic():
         client = ApiClient.objects.select_for_update().get(pk=client.pk)
@@ -530,7 +607,10 @@ def api_client_revoke(*, client: ApiClient, actor: User, now: datetime) -> ApiCl
             audit_record(
                 account=client.account,
                 actor=actor,
-                channel=AuditChannel.PORTAL,
+                # Staff clients are managed from the admin side, never the portal.
+                channel=AuditChannel.ADMIN
+                if client.kind == ApiClientKind.STAFF
+                else AuditChannel.PORTAL,
                 obj=client,
                 changes={"revoked_at": (None, now.isoformat())},
                 now=now,

@@ -105,10 +105,10 @@ class ApiClientRateThrottle(BaseThrottle):
         self.state: RateLimitState | None = None
 
     def allow_request(self, request, view) -> bool:
-        from .oauth import api_client_of
+        from .oauth import request_api_client
         from .selectors import parameter_get
 
-        client = api_client_of(request)
+        client = request_api_client(request)
         if client is None:
             return True
         limit = int(parameter_get(key=TIER_PARAMETERS[client.tier]))

@@ -1,7 +1,8 @@
-"""REST API of `kpi`, for supervisors and admins (their session, second factor included).
+"""REST API of `kpi`, for supervisors and admins (their session, second factor included)
+and for staff API clients (the centre's BI tools) whose token carries `kpi:read`.
 
-OAuth clients of business accounts are refused (403): these figures are the contact
-centre's own, not a customer's.
+OAuth clients of business accounts are refused (403) whatever their scopes: these figures
+are the contact centre's own, not a customer's.
 """
 
 from __future__ import annotations
@@ -10,18 +11,19 @@ from decimal import Decimal
 
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
+from oauth2_provider.contrib.rest_framework import TokenHasScope
 from rest_framework import generics, serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import access
 from accounts.domain import ShellDecision
-from accounts.oauth import api_client_of
+from accounts.oauth import staff_api_client_of
 from accounts.serializers import ApiErrorSerializer
+from accounts.throttling import RateLimitHeadersMixin
 
 from .domain import erlang
 from .domain import snapshots as snap
@@ -29,15 +31,31 @@ from .models import AlertMetric, SnapshotDimension, SnapshotKind
 from .selectors import PARIS
 from .selectors import api as selectors
 
+KPI_SCOPE = "kpi:read"  # one of settings.STAFF_API_SCOPES, never grantable to a business
 
-class IsSupervisorSession(BasePermission):
+
+class SupervisorOrKpiClient(TokenHasScope):
     """A signed-in SUPERVISOR or ADMIN whom the supervisor shell's guard lets in, second
-    factor included; never an OAuth client (its request has no user)."""
+    factor included; or the token of an active staff client carrying `kpi:read` (active:
+    not revoked, and its owner still an active supervisor or admin, `accounts.oauth`).
 
-    message = "This endpoint is for supervisors and administrators."
+    Any other token, a business client's above all, is refused whatever its scopes.
+    A subclass of TokenHasScope so that the OpenAPI schema lists the scope."""
+
+    message = "This endpoint is for supervisors, administrators and staff API clients."
+
+    def get_scopes(self, request, view) -> list[str]:
+        return [KPI_SCOPE]
 
     def has_permission(self, request, view) -> bool:
-        if api_client_of(request) is not None:
+        if hasattr(request.auth, "scope"):  # an OAuth token: never the session path
+            if staff_api_client_of(request) is None:
+                return False
+            scopes = self.get_scopes(request, view)
+            if request.auth.allow_scopes(scopes):
+                return True
+            self.message = f"This token does not carry the {' '.join(scopes)} scope."
+            self.code = "insufficient_scope"
             return False
         user = request.user
         if user is None or not user.is_authenticated:
@@ -153,8 +171,8 @@ class StaffingSerializer(StaffingQuerySerializer):
 _ERROR_FIELDS = {"max_occupancy", "target_service_level", "contacts", "aht_seconds", "shrinkage"}
 
 
-class StaffingApiView(APIView):
-    permission_classes = [IsSupervisorSession]
+class StaffingApiView(RateLimitHeadersMixin, APIView):
+    permission_classes = [SupervisorOrKpiClient]
 
     @extend_schema(
         operation_id="kpi_staffing",
@@ -162,8 +180,8 @@ class StaffingApiView(APIView):
         description="The staffing planner's calculation for one interval: offered traffic, "
         "the agents needed to meet the service level target (inclusive), its service "
         "level, probability of waiting, ASA and occupancy, and the FTE to roster. "
-        "Supervisors and administrators only (session with second factor); OAuth "
-        "clients get 403. A target no staffing can meet (a service level of 1, or a "
+        "Supervisors and administrators (session with second factor) and staff clients "
+        "(scope `kpi:read`); business clients get 403. A target no staffing can meet (a service level of 1, or a "
         "maximum occupancy needing more than 50,000 agents) is a 400 on that field.",
         parameters=[StaffingQuerySerializer],
         responses={200: StaffingSerializer, **SUPERVISOR_ERRORS},
@@ -388,8 +406,8 @@ class KpiFigureRowSerializer(serializers.Serializer):
     mttr_seconds = _ratio("mttr_seconds", "restore_us_sum / 10⁶ / restored_incidents.")
 
 
-class KpiFiguresApiView(generics.ListAPIView):
-    permission_classes = [IsSupervisorSession]
+class KpiFiguresApiView(RateLimitHeadersMixin, generics.ListAPIView):
+    permission_classes = [SupervisorOrKpiClient]
     serializer_class = KpiFigureRowSerializer
     pagination_class = KpiApiPagination
 
@@ -404,8 +422,8 @@ class KpiFiguresApiView(generics.ListAPIView):
         f"{KpiApiPagination.max_page_size}). Today's rows are as fresh as the last build "
         "(every 15 minutes for today's intervals and day; the night after for a whole day; "
         "the 1st of the next month for a MONTH row): see `built_at` and `in_progress`. "
-        "Supervisors and administrators only (session with second factor); OAuth "
-        "clients get 403. Invalid parameters or too long a range are a 400 on the field.",
+        "Supervisors and administrators (session with second factor) and staff clients "
+        "(scope `kpi:read`); business clients get 403. Invalid parameters or too long a range are a 400 on the field.",
         parameters=[FiguresQuerySerializer],
         responses={200: KpiFigureRowSerializer(many=True), **SUPERVISOR_ERRORS},
     )
@@ -441,16 +459,16 @@ class KpiTargetSerializer(serializers.Serializer):
     key = serializers.CharField(allow_null=True)
 
 
-class KpiTargetsApiView(APIView):
-    permission_classes = [IsSupervisorSession]
+class KpiTargetsApiView(RateLimitHeadersMixin, APIView):
+    permission_classes = [SupervisorOrKpiClient]
 
     @extend_schema(
         operation_id="kpi_targets_list",
         summary="The targets the dashboard rates its KPIs against",
         description="The configured targets (administrators change them without a "
         "deploy) with their rule and amber band: the defaults (`dimension` null), then "
-        "the queues with their own (the billing queue's ASA and FCR). Supervisors and "
-        "administrators only; OAuth clients get 403.",
+        "the queues with their own (the billing queue's ASA and FCR). Supervisors, "
+        "administrators and staff clients (`kpi:read`); business clients get 403.",
         responses={200: KpiTargetSerializer(many=True), **SUPERVISOR_ERRORS},
     )
     def get(self, request: Request) -> Response:
@@ -483,8 +501,8 @@ class KpiAlertSerializer(serializers.Serializer):
         return alert.cleared_at is None
 
 
-class KpiAlertsApiView(generics.ListAPIView):
-    permission_classes = [IsSupervisorSession]
+class KpiAlertsApiView(RateLimitHeadersMixin, generics.ListAPIView):
+    permission_classes = [SupervisorOrKpiClient]
     serializer_class = KpiAlertSerializer
     pagination_class = KpiApiPagination
 
@@ -493,7 +511,8 @@ class KpiAlertsApiView(generics.ListAPIView):
         summary="Interval alerts, newest first",
         description="The ASA and queue-length alerts of the every-minute check: raised "
         "when a live figure went over its threshold, cleared when it came back. "
-        "Supervisors and administrators only; OAuth clients get 403.",
+        "Supervisors, administrators and staff clients (`kpi:read`); business clients "
+        "get 403.",
         parameters=[AlertsQuerySerializer],
         responses={200: KpiAlertSerializer(many=True), **SUPERVISOR_ERRORS},
     )

@@ -1,8 +1,9 @@
 """The KPI API for BI tools (docs/kpi-api.md): GET /api/v1/kpi/figures, /kpi/targets and
 /kpi/alerts. Rows come from the snapshots built by the real builders; every ratio equals
 kpi.domain.metrics on the same raw records; periods are rendered with their Paris offset
-(a DST day is 25 hours); supervisors and admins only, OAuth clients refused; bad input is
-a 400 on its parameter; pages are capped and the query count does not grow with the data."""
+(a DST day is 25 hours); supervisors, admins and staff clients only, business clients
+refused; bad input is a 400 on its parameter; pages are capped and the query count does not
+grow with the data."""
 
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qs, urlparse
@@ -17,7 +18,7 @@ from django.utils import timezone
 
 from accounts.domain import PARAMETER_DEFAULTS
 from accounts.models import Parameter, Role
-from accounts.services import ApiClientRefused
+from accounts.services import ApiClientRefused, api_client_create_staff
 from kpi.domain import metrics as m
 from kpi.domain import snapshots as snap
 from kpi.domain import targets
@@ -543,16 +544,30 @@ def test_only_supervisor_and_admin_sessions_get_in(client, make_user, login, pat
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(("path", "query"), ENDPOINTS, ids=["figures", "targets", "alerts"])
-def test_oauth_clients_are_refused_whatever_their_scopes(client, path, query):
+def test_business_clients_are_refused_whatever_their_scopes_staff_clients_get_in(
+    client, make_user, path, query
+):
     api_client, secret = business_api_client(scopes=list(settings.API_SCOPES))
     response = client.get(path, query, **bearer(client, api_client, secret))
     assert_error(response, 403, "permission_denied")
+
+    # A staff client (tests/test_api_staff_clients.py) holding kpi:read is let in.
+    staff, staff_secret = api_client_create_staff(
+        owner=make_user(Role.SUPERVISOR),
+        name="BI",
+        scopes=["kpi:read"],
+        actor=make_user(Role.ADMIN),
+        now=timezone.now(),
+    )
+    assert client.get(path, query, **bearer(client, staff, staff_secret)).status_code == 200
 
 
 @pytest.mark.django_db
 def test_no_business_client_can_be_granted_a_kpi_scope():
     # Business accounts pick their own scopes: a KPI scope would open the centre's
-    # figures (per agent included) to any customer integration.
+    # figures (per agent included) to any customer integration. kpi:read is staff-only.
+    assert "kpi:read" in settings.STAFF_API_SCOPES
+    assert "kpi:read" not in settings.API_SCOPES
     with pytest.raises(ApiClientRefused):
         business_api_client(scopes=["kpi:read"])
 

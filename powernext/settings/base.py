@@ -227,8 +227,13 @@ API_SCOPES = {
     "outages:read": "Read the outage status of the account's supply points",
     "outages:write": "Report an outage at one of the account's supply points",
 }
+# Staff clients (the contact centre's own machines, e.g. BI tools): only these scopes, and
+# never a business client. Kept out of API_SCOPES, which the portal offers to customers.
+STAFF_API_SCOPES = {
+    "kpi:read": "Read the contact centre's KPI figures, targets, alerts and staffing (staff only)",
+}
 OAUTH2_PROVIDER = {
-    "SCOPES": API_SCOPES,
+    "SCOPES": {**API_SCOPES, **STAFF_API_SCOPES},
     "DEFAULT_SCOPES": [],
     "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_TOKEN_SECONDS", default=3600),
     "PKCE_REQUIRED": True,
@@ -261,7 +266,9 @@ SPECTACULAR_SETTINGS = {
     "HTTP Basic with the client id and secret) and send `Authorization: Bearer <token>`. "
     "Each client has an hourly quota set by its tier; every response to a client carries "
     "`RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds), and a "
-    "refused request is a 429 with `Retry-After` (seconds).",
+    "refused request is a 429 with `Retry-After` (seconds).\n\n"
+    "The contact centre's own machines (BI tools) use staff clients, created by an "
+    "administrator, whose only scope is `kpi:read` (the `/kpi/` endpoints).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -271,7 +278,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "OAUTH2_FLOWS": ["clientCredentials"],
     "OAUTH2_TOKEN_URL": "/o/token/",
-    "OAUTH2_SCOPES": API_SCOPES,
+    "OAUTH2_SCOPES": {**API_SCOPES, **STAFF_API_SCOPES},
     "ENUM_NAME_OVERRIDES": {
         "LanguageEnum": [("fr", "Français"), ("en", "English")],
         "NotifyChannelEnum": "accounts.models.NotifyChannel",
