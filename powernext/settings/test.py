@@ -28,3 +28,8 @@ WHITENOISE_AUTOREFRESH = True
 
 # Lets two test runs on one machine (say, two checkouts) use separate databases.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", "test_powernext")}  # noqa: F405
+
+# seed_demo runs in several tests: a few days of KPI contacts are enough there
+# (tests/test_kpi_demo.py loads its own sizes).
+KPI_DEMO_DAYS = 3
+KPI_DEMO_PER_DAY = 100
