@@ -1190,16 +1190,16 @@ def dashboard_period(*, now: dt.datetime, day: dt.date | None, month: dt.date | 
     return DashboardPeriod(TODAY, start, end, today, today.replace(day=1), today)
 
 
-class Tile:
-    """One figure of a cell against its target. The texts are built when a template asks
-    for them: a breakdown table shows a thousand values and few of their captions."""
+class Rated:
+    """A figure against its target: the verdict, its text and symbol (never colour
+    alone). The dashboard's tiles and the people pages' ratings share the partial
+    supervisor/dashboard/_tile.html through these attributes."""
 
-    def __init__(self, code: str, figures: snap.Figures, goal: targets.Target | None):
+    def __init__(self, code: str, value: float | None, goal: targets.Target | None):
         self.code = code
-        self.figures = figures
+        self.value = value
         self.goal = goal
-        self.value = _tile_value(code, figures)
-        self.status = targets.rate(self.value, goal)
+        self.status = targets.rate(value, goal)
 
     @property
     def status_label(self) -> str:
@@ -1211,8 +1211,20 @@ class Tile:
 
     @property
     def mark(self) -> str:
-        """The verdict as a symbol, beside its text (never colour alone)."""
         return STATUS_MARKS[self.status]
+
+    @cached_property
+    def target_text(self) -> str:
+        return _target_text(self.code, self.goal)
+
+
+class Tile(Rated):
+    """One figure of a cell against its target. The texts are built when a template asks
+    for them: a breakdown table shows a thousand values and few of their captions."""
+
+    def __init__(self, code: str, figures: snap.Figures, goal: targets.Target | None):
+        super().__init__(code, _tile_value(code, figures), goal)
+        self.figures = figures
 
     @cached_property
     def display(self) -> str:
@@ -1230,10 +1242,6 @@ class Tile:
     @cached_property
     def label(self) -> str:
         return _tile_label(self.code)
-
-    @cached_property
-    def target_text(self) -> str:
-        return _target_text(self.code, self.goal)
 
     @cached_property
     def detail(self) -> str:

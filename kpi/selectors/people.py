@@ -37,12 +37,12 @@ from . import (
     PARIS,
     STATUS_LABELS,
     STATUS_MARKS,
+    Rated,
     _chain_rows,
     _kpi_targets,
     _percent_text,
     _seconds_text,
     _signed,
-    _target_text,
     _tile_label,
     kpi_cells,
     kpi_target_settings,
@@ -58,30 +58,15 @@ AGENT = SnapshotDimension.AGENT
 # --- A figure against its target ---------------------------------------------------------
 
 
-class Rating:
+class Rating(Rated):
     """A figure with its target and verdict, shaped like the dashboard's tiles so the
     same partial (supervisor/dashboard/_tile.html) shows it."""
 
     def __init__(
         self, code: str, value: float | None, goal: targets.Target | None, *, detail: str = ""
     ):
-        self.code = code
-        self.value = value
-        self.goal = goal
-        self.status = targets.rate(value, goal)
+        super().__init__(code, value, goal)
         self.detail = detail
-
-    @property
-    def status_label(self) -> str:
-        return STATUS_LABELS[self.status]
-
-    @property
-    def mark(self) -> str:
-        return STATUS_MARKS[self.status]
-
-    @property
-    def rated(self) -> bool:
-        return self.status in {targets.GREEN, targets.AMBER, targets.RED}
 
     @property
     def missed(self) -> bool:
@@ -107,10 +92,6 @@ class Rating:
             "routine": _("Évolution des appels courants sur un an"),
             "self_service": _("Part du libre-service"),
         }[self.code]
-
-    @cached_property
-    def target_text(self) -> str:
-        return _target_text(self.code, self.goal)
 
 
 def _scorecard_goals(settings: dict[str, float]) -> dict[str, targets.Target]:

@@ -149,32 +149,22 @@ def rca_record(
             )
         if errors:
             raise InvalidInput(errors)
+        written = {
+            "target": float(finding.bound),
+            "actual": finding.actual_float,
+            "gap_percent": finding.gap_float,
+            "cause": cause,
+            "actions": actions,
+            "owner": owner,
+            "due_on": due_on,
+            "author": author,
+            "updated_at": now,
+        }
         analysis, _created = RootCauseAnalysis.objects.update_or_create(
             review=review,
             commitment=finding.code,
-            defaults={
-                "target": float(finding.bound),
-                "actual": finding.actual_float,
-                "gap_percent": finding.gap_float,
-                "cause": cause,
-                "actions": actions,
-                "owner": owner,
-                "due_on": due_on,
-                "author": author,
-                "updated_at": now,
-            },
-            create_defaults={
-                "target": float(finding.bound),
-                "actual": finding.actual_float,
-                "gap_percent": finding.gap_float,
-                "cause": cause,
-                "actions": actions,
-                "owner": owner,
-                "due_on": due_on,
-                "author": author,
-                "created_at": now,
-                "updated_at": now,
-            },
+            defaults=written,
+            create_defaults={**written, "created_at": now},
         )
     return analysis
 
