@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -692,6 +693,24 @@ def test_the_channel_mix_of_a_past_month_with_containment_and_routine_calls(as_s
     html = response.content.decode()
     assert 'data-testid="channel-mix-table"' in html and "Confinement du chatbot" in html
     assert "-40 %" in html and "Objectif : ≥ 60 %" in html and "février 2025" in html
+
+
+@pytest.mark.django_db
+def test_a_finished_months_mix_comes_from_the_cache_the_current_month_never(as_supervisor, frozen):
+    earlier_today = NOW - timedelta(hours=1)
+    calls(_contact(paris(2026, 2, 10, 10, 0), "CHATBOT"), _contact(earlier_today, "CHATBOT"))
+
+    def mix(month: str):
+        return as_supervisor.get(HOME, {"month": month}).context["people"].mix.counts
+
+    assert mix("2026-02") == {"CHATBOT": 1}
+    assert mix("2026-03") == {"CHATBOT": 1}
+    calls(_contact(paris(2026, 2, 11, 10, 0), "CHATBOT"), _contact(earlier_today, "CHATBOT"))
+    # February is over: read again from the cache until it expires; March is live.
+    assert mix("2026-02") == {"CHATBOT": 1}
+    assert mix("2026-03") == {"CHATBOT": 2}
+    cache.delete("kpi:channel-mix:2026-02")
+    assert mix("2026-02") == {"CHATBOT": 2}
 
 
 @pytest.mark.django_db

@@ -16,6 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import cached_property
 
+from django.core.cache import cache
 from django.db.models import Avg, BooleanField, Case, Count, Q, Value, When
 from django.db.models.functions import TruncMonth
 from django.http import Http404
@@ -542,9 +543,26 @@ def _nps_counts(
     return dict(counts), built
 
 
+# A finished month's mix only changes if old call records are imported again: reading it
+# from the cache spares the dashboard a scan of the month's contacts (docs/kpi-people.md).
+MIX_CACHE_SECONDS = 15 * 60
+
+
 def _channel_mix(*, now: dt.datetime, month: dt.date) -> tuple[rules.ChannelMix, tuple]:
     """The month's inbound contacts per channel and its routine phone calls, with the
-    routine calls of the same span a year before, in one query over the contacts."""
+    routine calls of the same span a year before, in one query over the contacts; a
+    finished month's from the cache."""
+    if month >= metrics.local_month(now):
+        return _channel_mix_counted(now=now, month=month)
+    key = f"kpi:channel-mix:{month:%Y-%m}"
+    cached = cache.get(key)
+    if cached is None:
+        cached = _channel_mix_counted(now=now, month=month)
+        cache.set(key, cached, MIX_CACHE_SECONDS)
+    return cached
+
+
+def _channel_mix_counted(*, now: dt.datetime, month: dt.date) -> tuple[rules.ChannelMix, tuple]:
     (start, end), (before_start, before_end) = rules.mix_windows(month, now=now)
     current = Q(offered_at__gte=start, offered_at__lt=end)
     before = Q(
