@@ -15,6 +15,7 @@ from tickets.models import (
     ClockAlert,
     ClockInstance,
     Complaint,
+    Contact,
     Escalation,
     Survey,
     Ticket,
@@ -220,6 +221,54 @@ def test_first_agent_reply_meets_the_first_response_clock(account, customer):
     clock = t.clocks.get(name="Accusé de réception 24 h")
     assert clock.status == "MET" and clock.met_at == paris("2026-06-01T10:30:00")
     assert Ticket.objects.get(pk=t.pk).status == "OPEN"
+
+
+def test_a_live_chat_line_is_kept_on_the_ticket_without_a_contact_or_an_email(
+    account, customer, mailoutbox, django_capture_on_commit_callbacks
+):
+    agent = UserFactory(role=Role.AGENT)
+    # A portal ticket: its replies are e-mailed (a chat ticket's are not), which is what
+    # the live-chat line must not do.
+    t = make_ticket(account, customer, paris("2026-06-01T10:00:00"))
+    contacts = Contact.objects.count()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.ticket_reply(
+            ticket=t,
+            author=agent,
+            body="Je regarde.",
+            now=paris("2026-06-01T10:01:00"),
+            live_chat=True,
+        )
+    assert t.messages.filter(body="Je regarde.", visibility="PUBLIC").exists()
+    assert t.clocks.get(name="Accusé de réception 24 h").status == "MET"
+    assert Contact.objects.count() == contacts and mailoutbox == []
+    # An ordinary reply still records its contact and tells the customer.
+    with django_capture_on_commit_callbacks(execute=True):
+        services.ticket_reply(
+            ticket=t, author=agent, body="Réglé.", now=paris("2026-06-01T10:09:00")
+        )
+    assert Contact.objects.count() == contacts + 1 and len(mailoutbox) == 1
+
+
+def test_finishing_a_contact_writes_it_once(account, customer):
+    agent = UserFactory(role=Role.AGENT)
+    t = make_ticket(account, customer, paris("2026-06-01T10:00:00"), channel="CHAT")
+    contact = Contact.objects.create(
+        ticket=t, channel="CHATBOT_HANDOFF", queue="BILLING", offered_at=t.created_at
+    )
+    answered, ended = paris("2026-06-01T10:02:00"), paris("2026-06-01T10:10:00")
+    kwargs = {"agent": agent, "answered_at": answered, "ended_at": ended, "talk_seconds": 480}
+    assert services.contact_finish(contact_id=contact.pk, **kwargs)
+    assert not services.contact_finish(contact_id=contact.pk, **{**kwargs, "talk_seconds": 9})
+    contact.refresh_from_db()
+    assert (contact.agent, contact.answered_at, contact.ended_at, contact.talk_seconds) == (
+        agent,
+        answered,
+        ended,
+        480,
+    )
+    with pytest.raises(services.TicketError):
+        services.contact_finish(contact_id=contact.pk, **{**kwargs, "talk_seconds": -1})
 
 
 # --- Sweep --------------------------------------------------------------------

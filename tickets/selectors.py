@@ -8,7 +8,16 @@ from functools import lru_cache
 from django.db.models import Count, Min, Prefetch, Q, QuerySet
 
 from .domain import calendar as bcal
-from .models import Calendar, ClockInstance, Escalation, Message, SlaPolicy, Ticket, TicketEvent
+from .models import (
+    Calendar,
+    ClockInstance,
+    Contact,
+    Escalation,
+    Message,
+    SlaPolicy,
+    Ticket,
+    TicketEvent,
+)
 
 
 def business_calendar(*, calendar: Calendar, years: range) -> bcal.BusinessCalendar:
@@ -311,4 +320,14 @@ def ticket_live_clocks(*, ticket_id: int) -> list[ClockInstance]:
         ClockInstance.objects.filter(
             ticket_id=ticket_id, status__in=["RUNNING", "PAUSED"]
         ).order_by("due_at")
+    )
+
+
+def first_contact_id(*, ticket_id: int) -> int | None:
+    """The contact that opened a ticket (the one marked first contact), if recorded."""
+    return (
+        Contact.objects.filter(ticket_id=ticket_id, first_contact=True)
+        .order_by("id")
+        .values_list("id", flat=True)
+        .first()
     )

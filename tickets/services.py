@@ -747,7 +747,11 @@ def ticket_reply(
     channel: str | None = None,
     email_message_id: str = "",
     attachments=None,
+    live_chat: bool = False,
 ) -> Message:
+    """`live_chat`: an agent's line in a live chat, kept on the ticket for its history.
+    The chat is one contact (recorded when it closes) and the customer reads the line
+    in the chat, so no contact record and no e-mail per line."""
     from accounts.selectors import parameter_get
 
     checked = _check_attachments(attachments)
@@ -802,6 +806,8 @@ def ticket_reply(
                 _stop_clocks(ticket, event="FIRST_RESPONSE", now=now)
             if ticket.status == states.NEW:
                 ticket_transition(ticket=ticket, target=states.OPEN, actor=author, now=now)
+            if live_chat:
+                return message
             Contact.objects.create(
                 ticket=ticket,
                 account=ticket.account,
@@ -1217,6 +1223,26 @@ def _contacts_insert(values: list[dict]) -> set[tuple[str, str]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return set(cursor.fetchall())
+
+
+def contact_finish(
+    *,
+    contact_id: int,
+    agent: User | None,
+    answered_at: datetime | None,
+    ended_at: datetime,
+    talk_seconds: int,
+) -> bool:
+    """Complete a contact recorded when it was offered (a live chat handed over by the
+    bot): who answered, when, and when it ended. A contact already ended is left as it
+    is, so finishing twice changes nothing. True when this call wrote it."""
+    if talk_seconds < 0:
+        raise TicketError("Talk time cannot be negative.")
+    return bool(
+        Contact.objects.filter(pk=contact_id, ended_at__isnull=True).update(
+            agent=agent, answered_at=answered_at, ended_at=ended_at, talk_seconds=talk_seconds
+        )
+    )
 
 
 def contacts_ingest(*, rows: list, source: str, now: datetime) -> IngestResult:
