@@ -49,6 +49,12 @@ app.conf.beat_schedule = {
         "task": "outages.tasks.outages_sweep_task",
         "schedule": 60.0,
     },
+    # Chat: close the conversations idle for 15 minutes (CONTAINED or ABANDONED) and
+    # record the chatbot contact (docs/self-service.md, "Chatbot").
+    "kb-conversation-idle-sweep": {
+        "task": "kb.tasks.kb_conversation_idle_sweep_task",
+        "schedule": 60.0,
+    },
     # ENTERPRISE availability credits for the month just ended (daily: a missed run
     # on the 1st is made up the next day; the credit is unique per account and month).
     "outages-availability-credits": {

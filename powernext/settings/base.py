@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "metering",
     "billing",
     "outages",
+    "kb",
     "kpi",
 ]
 

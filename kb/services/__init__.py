@@ -1,0 +1,1 @@
+"""Self-service services (docs/self-service.md)."""

@@ -1,0 +1,1 @@
+"""Self-service views (docs/self-service.md)."""
