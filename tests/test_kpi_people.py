@@ -254,6 +254,9 @@ def test_the_channel_mix_shares_containment_and_routine_change():
     ]  # fmt: skip
     assert mix.self_service_percent == 30
     assert mix.containment_percent == 75
+    # One of the three bot sessions was abandoned: 2 of 4 settled by the bot.
+    left = rules.ChannelMix(counts=mix.counts, chatbot_abandoned=1)
+    assert left.containment_percent == 50 and left.chatbot_sessions == 4
     assert mix.routine_change_percent == -40
     assert rules.routine_change_target().status(-40) == targets.GREEN  # −40 % meets it
     assert rules.routine_change_target().status(-39) == targets.AMBER
@@ -661,7 +664,9 @@ def test_the_channel_mix_of_a_past_month_with_containment_and_routine_calls(as_s
         _contact(feb, "PHONE", issue="queue:BILLING"),  # no known issue: not routine
         _contact(feb, "PHONE", issue="BILL_QUERY", inbound=False),  # a callback: not counted
         _contact(feb, "PHONE", issue="BILL_QUERY", outcome="BUSY"),  # turned away
-        *(_contact(feb, "CHATBOT") for _ in range(3)),
+        *(_contact(feb, "CHATBOT") for _ in range(2)),
+        # A session the customer left unanswered: a session, not a contained one.
+        _contact(feb, "CHATBOT", abandoned=True),
         _contact(feb, "CHATBOT_HANDOFF"),
         _contact(feb, "EMAIL"),
         # 1 March 00:30 in Paris (28 February 23:30 UTC): March's.
@@ -684,8 +689,9 @@ def test_the_channel_mix_of_a_past_month_with_containment_and_routine_calls(as_s
     ]  # fmt: skip
     assert [row.percent_text for row in people.channels] == ["50 %", "30 %", "10 %", "10 %"]
     assert people.self_service.value == 30 and people.self_service.status == targets.NO_TARGET
-    # 3 of 4 chatbot sessions closed without a person: 75 % against ≥ 60 %.
-    assert people.containment.value == 75 and people.containment.status == targets.GREEN
+    # 2 of 4 chatbot sessions settled by the bot (one more left unanswered, one handed
+    # over): 50 % against ≥ 60 %, more than the 5-point amber band below.
+    assert people.containment.value == 50 and people.containment.status == targets.RED
     # 3 routine calls against 5 a year before: −40 %, exactly the target.
     assert (mix.routine_calls, mix.routine_calls_before) == (3, 5)
     assert people.routine.value == -40 and people.routine.status == targets.GREEN

@@ -375,6 +375,9 @@ class ChannelMix:
     calls then and in the same span a year before."""
 
     counts: dict[str, int] = field(default_factory=dict)
+    # Chatbot sessions the customer left without an answer (outcome ABANDONED): sessions,
+    # but not contained.
+    chatbot_abandoned: int = 0
     routine_calls: int = 0
     routine_calls_before: int = 0
     calls_without_issue: int = 0
@@ -405,7 +408,8 @@ class ChannelMix:
     @property
     def containment_percent(self) -> float | None:
         sessions = self.chatbot_sessions
-        return 100 * self.counts.get(CONTAINED_CHANNEL, 0) / sessions if sessions else None
+        contained = self.counts.get(CONTAINED_CHANNEL, 0) - self.chatbot_abandoned
+        return 100 * contained / sessions if sessions else None
 
     @property
     def routine_change_percent(self) -> float | None:

@@ -582,21 +582,25 @@ def _channel_mix_counted(*, now: dt.datetime, month: dt.date) -> tuple[rules.Cha
             n=Count("pk"),
             routine=Count("pk", filter=Q(issue_key__in=rules.ROUTINE_ISSUES)),
             unknown=Count("pk", filter=unknown_issue),
+            abandoned=Count("pk", filter=Q(abandoned=True)),
         )
         .order_by()
     )
     counts: dict[str, int] = {}
-    routine = before_routine = without_issue = 0
+    routine = before_routine = without_issue = chatbot_abandoned = 0
     for row in rows:
         phone = row["channel"] == rules.ROUTINE_CHANNEL
         if row["is_current"]:
             counts[row["channel"]] = row["n"]
+            if row["channel"] == rules.CONTAINED_CHANNEL:
+                chatbot_abandoned = row["abandoned"]
             if phone:
                 routine, without_issue = row["routine"], row["unknown"]
         elif phone:
             before_routine = row["routine"]
     mix = rules.ChannelMix(
         counts=counts,
+        chatbot_abandoned=chatbot_abandoned,
         routine_calls=routine,
         routine_calls_before=before_routine,
         calls_without_issue=without_issue,
