@@ -175,7 +175,11 @@ def _say(
     )
 
 
-def _move(conversation: Conversation, *, target: str, now: datetime, actor=None) -> None:
+def conversation_move(
+    conversation: Conversation, *, target: str, now: datetime, actor=None
+) -> None:
+    """Change a locked conversation's status by the transition table, with its event
+    (who, when, from, to). The bot's and the live chat's services both move through it."""
     chat_domain.check_transition(conversation.status, target)
     ConversationEvent.objects.create(
         conversation=conversation,
@@ -831,16 +835,11 @@ def _hand_off(
         reason=reason,
         now=now,
     )
-    _move(conversation, target=ConversationStatus.WAITING, now=now)
+    conversation_move(conversation, target=ConversationStatus.WAITING, now=now)
     conversation.ticket = ticket
     conversation.handed_off_at = now
     conversation.idle_due_at = now + chat_domain.IDLE_AFTER
-    conversation.contact_id = (
-        Contact.objects.filter(ticket=ticket, first_contact=True)
-        .order_by("id")
-        .values_list("id", flat=True)
-        .first()
-    )
+    conversation.contact_id = ticket_selectors.first_contact_id(ticket_id=ticket.pk)
     return [
         _say(
             conversation,
@@ -867,17 +866,12 @@ def _leave_message(conversation: Conversation, *, body: str, now: datetime):
         reason="left_message",
         now=now,
     )
-    _move(conversation, target=ConversationStatus.CLOSED, now=now)
+    conversation_move(conversation, target=ConversationStatus.CLOSED, now=now)
     conversation.ticket = ticket
     conversation.outcome = ConversationOutcome.HANDED_OFF
     conversation.ended_at = now
     conversation.idle_due_at = None
-    conversation.contact_id = (
-        Contact.objects.filter(ticket=ticket, first_contact=True)
-        .order_by("id")
-        .values_list("id", flat=True)
-        .first()
-    )
+    conversation.contact_id = ticket_selectors.first_contact_id(ticket_id=ticket.pk)
     return [
         _say(
             conversation,
@@ -1017,7 +1011,7 @@ def conversation_idle_close(conversation: Conversation, *, now: datetime) -> Non
         failed_in_row=conversation.failed_in_row,
     )
     was_bot = conversation.status == ConversationStatus.BOT
-    _move(conversation, target=ConversationStatus.CLOSED, now=now)
+    conversation_move(conversation, target=ConversationStatus.CLOSED, now=now)
     conversation.outcome = outcome
     conversation.ended_at = now
     conversation.idle_due_at = None

@@ -36,12 +36,12 @@ from tickets.domain import states as ticket_states
 from ..domain import chat as chat_domain
 from ..models import (
     Conversation,
-    ConversationEvent,
     ConversationMessage,
     ConversationOutcome,
     ConversationStatus,
     Sender,
 )
+from .chat import conversation_move
 
 logger = logging.getLogger(__name__)
 
@@ -85,18 +85,6 @@ def _locked(conversation_id: int) -> Conversation:
     return Conversation.objects.select_for_update(of=("self",)).get(pk=conversation_id)
 
 
-def _move(conversation: Conversation, *, target: str, actor: User | None, now: datetime) -> None:
-    chat_domain.check_transition(conversation.status, target)
-    ConversationEvent.objects.create(
-        conversation=conversation,
-        from_status=conversation.status,
-        to_status=target,
-        actor=actor,
-        at=now,
-    )
-    conversation.status = target
-
-
 def _system_message(conversation: Conversation, *, text: str, now: datetime) -> ConversationMessage:
     return ConversationMessage.objects.create(
         conversation=conversation, sender=Sender.SYSTEM, body=text, created_at=now
@@ -118,7 +106,7 @@ def conversation_pick_up(*, conversation_id: int, agent: User, now: datetime) ->
             if conversation.agent_id == agent.pk:
                 return conversation
             raise AlreadyTaken(_("Un autre conseiller a déjà pris cette conversation."))
-        _move(conversation, target=ConversationStatus.LIVE, actor=agent, now=now)
+        conversation_move(conversation, target=ConversationStatus.LIVE, actor=agent, now=now)
         conversation.agent = agent
         conversation.last_activity_at = now
         # A LIVE chat is the agent's to close: the idle sweep no longer applies.
@@ -229,7 +217,7 @@ def conversation_close(
             if not reason:
                 raise ReasonRequired(_("Indiquez pourquoi la conversation est fermée."))
         was_live = conversation.status == ConversationStatus.LIVE
-        _move(conversation, target=ConversationStatus.CLOSED, actor=actor, now=now)
+        conversation_move(conversation, target=ConversationStatus.CLOSED, actor=actor, now=now)
         conversation.outcome = ConversationOutcome.HANDED_OFF
         conversation.ended_at = now
         conversation.last_activity_at = now
