@@ -1,13 +1,11 @@
 """Two supervisors decide the same credit request at the same moment, on real
 PostgreSQL connections: the money moves once, the loser is told it is already decided."""
 
-import threading
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import connection
 
 from billing.models import (
     ApprovalStatus,
@@ -18,6 +16,7 @@ from billing.models import (
     LedgerEntry,
 )
 from billing.services import disputes as services
+from tests.concurrency import race
 from tickets.models import Survey
 
 from .test_billing_disputes import _settlement_clock, open_dispute, pdf_tasks, staff  # noqa: F401
@@ -39,26 +38,7 @@ def _upheld_pending(staff_users) -> CreditRequest:
 
 
 def _race(*calls):
-    """Start every call at once on its own connection; return (results, errors)."""
-    barrier = threading.Barrier(len(calls))
-    results, errors = [], []
-
-    def run(call):
-        try:
-            barrier.wait(timeout=10)
-            results.append(call())
-        except services.DisputeError as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not any(thread.is_alive() for thread in threads)
-    return results, errors
+    return race(*calls, expected=services.DisputeError)
 
 
 @pytest.mark.django_db(transaction=True)

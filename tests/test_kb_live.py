@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -23,6 +22,7 @@ from kb.models import (
 )
 from kb.selectors import live as live_selectors
 from kb.services import live
+from tests.concurrency import race
 from tickets import services as ticket_services
 from tickets.models import Channel, Contact, Message, Survey, Ticket
 
@@ -171,25 +171,7 @@ def test_only_agents_pick_up(waiting, make_user, role):
 
 
 def _race(*calls):
-    barrier = threading.Barrier(len(calls))
-    results, errors = [], []
-
-    def run(call):
-        try:
-            barrier.wait(timeout=10)
-            results.append(call())
-        except live.LiveChatError as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not any(thread.is_alive() for thread in threads)
-    return results, errors
+    return race(*calls, expected=live.LiveChatError)
 
 
 @pytest.mark.django_db(transaction=True)
